@@ -1,0 +1,34 @@
+# The two commands: `make up` and `make test`. Everything else is a helper for them.
+SHELL := /bin/bash
+export PYTHONPATH := $(CURDIR)
+PY := $(CURDIR)/.venv/bin/python
+
+.PHONY: up test setup setup-test lint typecheck unit integration clean
+
+up: setup
+	$(PY) -m interpreter up
+
+test: setup-test lint typecheck
+	$(PY) -m pytest -v
+
+setup:
+	@scripts/setup.sh run
+
+setup-test:
+	@scripts/setup.sh test
+
+lint:
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+typecheck:
+	$(PY) -m mypy
+
+unit: setup-test
+	$(PY) -m pytest -m "not integration"
+
+integration: setup-test
+	$(PY) -m pytest -m integration
+
+clean:
+	rm -rf .venv .pytest_cache .mypy_cache .ruff_cache

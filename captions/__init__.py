@@ -1,0 +1,1 @@
+"""Captions: the segment model, publishing over LiveKit, the transcript store and exports."""

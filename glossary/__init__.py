@@ -1,0 +1,1 @@
+"""Per-room terminology: load and validate glossaries, enforce them in translation."""

@@ -1,0 +1,161 @@
+"""``python -m interpreter``: every piece of the system, one command each."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from interpreter.config import Settings, load_settings
+from interpreter.errors import InterpreterError
+
+__all__ = ["main"]
+
+_STANDARD_RECORD_KEYS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+
+class _ContextFormatter(logging.Formatter):
+    """``time level logger: message key=value ...``, the ``extra=`` context made visible."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        context = {k: v for k, v in vars(record).items() if k not in _STANDARD_RECORD_KEYS}
+        if context:
+            line += " " + " ".join(f"{k}={v}" for k, v in sorted(context.items()))
+        return line
+
+
+def configure_logging(level: str) -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(_ContextFormatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--host", help="address to bind and connect to (INTERPRETER_HOST, 127.0.0.1)")
+    p.add_argument(
+        "--log-level",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="INTERPRETER_LOG_LEVEL (INFO)",
+    )
+
+
+def _add_server_ports(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--port", dest="livekit_port", type=int, help="HTTP/WebSocket (7880)")
+    p.add_argument("--tcp-port", dest="livekit_tcp_port", type=int, help="RTC over TCP (7881)")
+    p.add_argument("--udp-port", dest="livekit_udp_port", type=int, help="RTC over UDP (7882)")
+
+
+def _add_worker_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--url", dest="livekit_url", help="LiveKit server URL (LIVEKIT_URL)")
+    p.add_argument(
+        "--worker-port", type=int, help="worker health port (INTERPRETER_WORKER_PORT, 8081)"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m interpreter",
+        description="Live interpretation for LiveKit rooms. Settings come from flags or from "
+        "the environment (INTERPRETER_*, and LIVEKIT_URL / LIVEKIT_API_KEY / "
+        "LIVEKIT_API_SECRET); see README.md for the full table.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    up = sub.add_parser(
+        "up",
+        help="run everything: LiveKit server, translator worker (Ctrl-C stops all)",
+        description="Install the LiveKit server if needed, start it on loopback, start the "
+        "translator worker, print the URLs, and stop everything on Ctrl-C or SIGTERM.",
+    )
+    _add_common(up)
+    _add_server_ports(up)
+    up.add_argument("--worker-port", type=int, help="worker health port (8081)")
+
+    server = sub.add_parser(
+        "server",
+        help="run the LiveKit server alone (installs it first if needed)",
+        description="Start livekit-server on loopback with the development keys (devkey/secret) "
+        "or LIVEKIT_API_KEY/LIVEKIT_API_SECRET, wait until it answers, run until Ctrl-C.",
+    )
+    _add_common(server)
+    _add_server_ports(server)
+    server.add_argument(
+        "--install-only",
+        action="store_true",
+        help="build/cache the pinned server binary, print its path, and exit",
+    )
+
+    worker = sub.add_parser(
+        "worker",
+        help="run the translator worker alone against a running LiveKit server",
+        description="Register with LiveKit as an agent worker; one translator job per "
+        "participant who publishes audio.",
+    )
+    _add_common(worker)
+    _add_worker_options(worker)
+    return parser
+
+
+def _settings_from(args: argparse.Namespace) -> Settings:
+    overrides = {k: v for k, v in vars(args).items() if k not in ("command", "install_only")}
+    return load_settings(**overrides)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = _settings_from(args)
+        configure_logging(settings.log_level)
+        if args.command == "up":
+            from interpreter.supervisor import run_up
+
+            return run_up(settings)
+        if args.command == "server":
+            return _run_server(settings, install_only=args.install_only)
+        if args.command == "worker":
+            from interpreter.worker import run_worker
+
+            run_worker(settings)
+            return 0
+    except InterpreterError as e:
+        print(f"error: {e.message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    raise AssertionError(f"unhandled command {args.command}")
+
+
+def _run_server(settings: Settings, *, install_only: bool) -> int:
+    import signal
+    import threading
+
+    from interpreter.livekit_server import LiveKitServer, ensure_server_binary
+
+    binary = ensure_server_binary(settings)
+    if install_only:
+        print(binary)
+        return 0
+    stopping = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stopping.set())
+    server = LiveKitServer.from_settings(settings)
+    server.start()
+    print(
+        f"livekit-server {settings.server_version} ready at {server.ws_url} "
+        f"(API key {settings.api_key}{', development keys' if settings.dev_keys else ''}); "
+        "Ctrl-C stops it",
+        flush=True,
+    )
+    try:
+        while not stopping.wait(0.5):
+            code = server.poll()
+            if code is not None:
+                print(f"error: livekit-server exited with code {code}", file=sys.stderr)
+                return 1
+    finally:
+        server.stop()
+    return 0

@@ -1,0 +1,145 @@
+"""Settings for every command, from flags and the environment (pydantic-settings).
+
+Environment variables use the ``INTERPRETER_`` prefix, except the LiveKit connection
+settings, which keep the names every LiveKit tool uses (``LIVEKIT_URL``, ``LIVEKIT_API_KEY``,
+``LIVEKIT_API_SECRET``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from interpreter.errors import ConfigError
+
+__all__ = ["DEV_API_KEY", "DEV_API_SECRET", "LIVEKIT_SERVER_VERSION", "Settings", "load_settings"]
+
+LIVEKIT_SERVER_VERSION = "v1.13.5"
+"""The pinned livekit-server release (the newest tag that ``go install`` can build)."""
+
+DEV_API_KEY = "devkey"
+DEV_API_SECRET = "secret"  # noqa: S105 - livekit-server's public development key pair
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+
+
+def _xdg(var: str, fallback: str) -> Path:
+    return Path(os.environ.get(var) or Path.home() / fallback)
+
+
+def default_cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/live-interpreter`` (``~/.cache/live-interpreter``)."""
+    return _xdg("XDG_CACHE_HOME", ".cache") / "live-interpreter"
+
+
+def default_data_dir() -> Path:
+    """``$XDG_DATA_HOME/live-interpreter`` (``~/.local/share/live-interpreter``)."""
+    return _xdg("XDG_DATA_HOME", ".local/share") / "live-interpreter"
+
+
+class Settings(BaseSettings):
+    """Everything the server, worker and web app need, validated once at start-up."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="INTERPRETER_", extra="ignore", validate_default=True, frozen=True
+    )
+
+    host: str = Field(default="127.0.0.1", description="address every service binds to")
+    livekit_port: int = Field(default=7880, ge=1, le=65535, description="LiveKit HTTP/WebSocket")
+    livekit_tcp_port: int = Field(default=7881, ge=1, le=65535, description="LiveKit RTC over TCP")
+    livekit_udp_port: int = Field(default=7882, ge=1, le=65535, description="LiveKit RTC over UDP")
+    web_port: int = Field(default=8080, ge=1, le=65535, description="web app")
+    worker_port: int = Field(default=8081, ge=1, le=65535, description="worker health (/)")
+    worker_idle_processes: int = Field(
+        default=1, ge=0, le=16, description="job processes kept warm (each loads the models)"
+    )
+    worker_load_threshold: float = Field(
+        default=0.9, gt=0, description="CPU load (0-1) above which the worker takes no new jobs"
+    )
+
+    livekit_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("LIVEKIT_URL", "INTERPRETER_LIVEKIT_URL"),
+        description="server the worker and web app talk to; default ws://<host>:<livekit_port>",
+    )
+    livekit_api_key: str | None = Field(
+        default=None, validation_alias=AliasChoices("LIVEKIT_API_KEY", "INTERPRETER_API_KEY")
+    )
+    livekit_api_secret: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("LIVEKIT_API_SECRET", "INTERPRETER_API_SECRET"),
+        repr=False,
+    )
+
+    server_version: str = Field(default=LIVEKIT_SERVER_VERSION, pattern=r"^v\d+\.\d+\.\d+$")
+    server_bin: Path | None = Field(
+        default=None, description="use this livekit-server binary instead of building one"
+    )
+    cache_dir: Path = Field(default_factory=default_cache_dir)
+    data_dir: Path = Field(default_factory=default_data_dir)
+    log_level: LogLevel = "INFO"
+
+    @model_validator(mode="after")
+    def _keys_come_in_pairs(self) -> Settings:
+        if bool(self.livekit_api_key) != bool(self.livekit_api_secret):
+            missing = "LIVEKIT_API_SECRET" if self.livekit_api_key else "LIVEKIT_API_KEY"
+            raise ValueError(f"{missing} must be set too: API key and secret come as a pair")
+        if self.livekit_api_secret is not None and len(self.livekit_api_secret) < 32:
+            raise ValueError(
+                "LIVEKIT_API_SECRET must be at least 32 characters "
+                "(leave both unset to use the development keys)"
+            )
+        ports = [self.livekit_port, self.livekit_tcp_port, self.livekit_udp_port]
+        if len(set(ports)) != len(ports):
+            raise ValueError("LiveKit HTTP, TCP and UDP ports must differ")
+        return self
+
+    @property
+    def dev_keys(self) -> bool:
+        """True when no key pair is configured and the public development keys are used."""
+        return self.livekit_api_key is None
+
+    @property
+    def api_key(self) -> str:
+        return self.livekit_api_key or DEV_API_KEY
+
+    @property
+    def api_secret(self) -> str:
+        return self.livekit_api_secret or DEV_API_SECRET
+
+    @property
+    def ws_url(self) -> str:
+        return self.livekit_url or f"ws://{self.host}:{self.livekit_port}"
+
+    @property
+    def http_url(self) -> str:
+        return self.ws_url.replace("wss://", "https://", 1).replace("ws://", "http://", 1)
+
+
+def _setting_name(field: str) -> str:
+    """The environment variable (and so the flag) a user sets for ``field``."""
+    info = Settings.model_fields.get(field)
+    alias = info.validation_alias if info is not None else None
+    if isinstance(alias, AliasChoices):
+        return str(alias.choices[0])
+    return f"INTERPRETER_{field.upper()}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build :class:`Settings` from the environment plus explicit overrides (CLI flags).
+
+    Raises :class:`ConfigError` naming every invalid setting.
+    """
+    given = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return Settings(**given)  # type: ignore[arg-type]
+    except ValidationError as e:
+        problems = []
+        for err in e.errors():
+            field = str(err["loc"][0]) if err["loc"] else ""
+            problems.append(f"{_setting_name(field)}: {err['msg']}" if field else err["msg"])
+        raise ConfigError("invalid configuration: " + "; ".join(problems)) from e

@@ -1,0 +1,37 @@
+"""One small exception hierarchy for the whole project.
+
+Every error we raise on purpose derives from :class:`InterpreterError`. ``retryable`` tells a
+caller whether trying the same thing again may succeed (a timeout, a busy port) or not (a bad
+setting, an unknown language). Third-party errors are wrapped at the boundary with
+``raise ... from e`` so the original stays attached.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigError",
+    "InterpreterError",
+    "ServerInstallError",
+    "ServerStartError",
+]
+
+
+class InterpreterError(Exception):
+    """Base of every error this project raises on purpose."""
+
+    def __init__(self, message: str, *, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retryable = retryable
+
+
+class ConfigError(InterpreterError):
+    """A setting is missing or invalid; the message names the variable or flag."""
+
+
+class ServerInstallError(InterpreterError):
+    """The LiveKit server binary could not be found or built."""
+
+
+class ServerStartError(InterpreterError):
+    """The LiveKit server did not start (port taken, binary crashed, never became ready)."""

@@ -1,0 +1,1 @@
+"""BCP-47 language codes: normalisation, names, detection and provider capabilities."""

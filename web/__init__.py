@@ -1,0 +1,1 @@
+"""The web app: token service, static client, transcript downloads."""
