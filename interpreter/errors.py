@@ -11,8 +11,12 @@ from __future__ import annotations
 __all__ = [
     "ConfigError",
     "InterpreterError",
+    "ModelAssetError",
+    "ProviderError",
     "ServerInstallError",
     "ServerStartError",
+    "UnknownLanguageError",
+    "UnsupportedLanguageError",
 ]
 
 
@@ -35,3 +39,26 @@ class ServerInstallError(InterpreterError):
 
 class ServerStartError(InterpreterError):
     """The LiveKit server did not start (port taken, binary crashed, never became ready)."""
+
+
+class UnknownLanguageError(InterpreterError, ValueError):
+    """A string that does not name a language we know (the message says what was given)."""
+
+
+class UnsupportedLanguageError(InterpreterError):
+    """A known language (or pair) that the configured providers cannot handle.
+
+    The message names the language and the alternatives that are available.
+    """
+
+    def __init__(self, message: str, *, alternatives: tuple[str, ...] = ()) -> None:
+        super().__init__(message, retryable=False)
+        self.alternatives = alternatives
+
+
+class ModelAssetError(InterpreterError):
+    """Packaged model weights are missing or corrupt (the message says which package)."""
+
+
+class ProviderError(InterpreterError):
+    """A speech or translation provider failed; ``retryable`` says whether to try again."""
