@@ -22,7 +22,7 @@ LIVEKIT_SERVER_VERSION = "v1.13.5"
 """The pinned livekit-server release (the newest tag that ``go install`` can build)."""
 
 DEV_API_KEY = "devkey"
-DEV_API_SECRET = "secret"  # noqa: S105 - livekit-server's public development key pair
+DEV_API_SECRET = "secret"
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
@@ -58,7 +58,10 @@ class Settings(BaseSettings):
         default=1, ge=0, le=16, description="job processes kept warm (each loads the models)"
     )
     worker_load_threshold: float = Field(
-        default=0.9, gt=0, description="CPU load (0-1) above which the worker takes no new jobs"
+        default=float("inf"),
+        gt=0,
+        description="machine CPU load (0-1) above which the worker takes no new jobs; unset,"
+        " a lone worker never refuses a speaker (set e.g. 0.8 when running several)",
     )
 
     livekit_url: str | None = Field(

@@ -49,9 +49,7 @@ def ensure_server_binary(settings: Settings, *, progress: Progress = _stderr) ->
     path = server_binary_path(settings)
     if settings.server_bin is not None:
         if not (path.is_file() and os.access(path, os.X_OK)):
-            raise ServerInstallError(
-                f"INTERPRETER_SERVER_BIN={path} is not an executable file"
-            )
+            raise ServerInstallError(f"INTERPRETER_SERVER_BIN={path} is not an executable file")
         return path
     if path.is_file() and os.access(path, os.X_OK):
         return path
@@ -137,7 +135,7 @@ class LiveKitServer:
         *,
         binary: Path,
         host: str = "127.0.0.1",
-        ports: ServerPorts = ServerPorts(),  # noqa: B008 - frozen dataclass
+        ports: ServerPorts = ServerPorts(),
         api_key: str,
         api_secret: str,
         dev_keys: bool,
@@ -232,9 +230,7 @@ class LiveKitServer:
         stdout: int | None = None
         if self.log_file is not None:
             self.log_file.parent.mkdir(parents=True, exist_ok=True)
-            self._log_handle = os.open(
-                self.log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644
-            )
+            self._log_handle = os.open(self.log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
             stdout = self._log_handle
         env = {k: v for k, v in os.environ.items() if k not in ("LIVEKIT_KEYS", "LIVEKIT_CONFIG")}
         self._proc = subprocess.Popen(
@@ -244,7 +240,7 @@ class LiveKitServer:
             stderr=subprocess.STDOUT if stdout is not None else None,
             env=env,
             start_new_session=True,
-            preexec_fn=die_with_parent,  # noqa: PLW1509 - only sets the death signal
+            preexec_fn=die_with_parent,
         )
         logger.info("livekit-server starting", extra={"pid": self._proc.pid, "url": self.ws_url})
         try:

@@ -11,10 +11,20 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 from interpreter.errors import ServerStartError
 
-__all__ = ["die_with_parent", "stop_process_group", "wait_http_ok"]
+__all__ = [
+    "REGISTERED_MARKER",
+    "die_with_parent",
+    "stop_process_group",
+    "wait_for_log_line",
+    "wait_http_ok",
+]
+
+REGISTERED_MARKER = "translator worker registered"
+"""What the worker prints once LiveKit has accepted its registration (jobs can come)."""
 
 
 def die_with_parent() -> None:
@@ -72,3 +82,28 @@ def wait_http_ok(
     if stop.is_set():
         raise ServerStartError(f"start-up of {what} interrupted")
     raise ServerStartError(f"{what} did not answer on {url} within {timeout:.0f}s", retryable=True)
+
+
+def wait_for_log_line(
+    path: Path,
+    marker: str,
+    *,
+    proc: subprocess.Popen[bytes],
+    timeout: float,
+    what: str,
+    interrupted: threading.Event | None = None,
+) -> None:
+    """Wait until ``marker`` appears in the log file a child writes; fail fast if it exits."""
+    stop = interrupted or threading.Event()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not stop.is_set():
+        if path.exists() and marker in path.read_text(errors="replace"):
+            return
+        if proc.poll() is not None:
+            raise ServerStartError(
+                f"{what} exited with code {proc.returncode} during start-up; see {path}"
+            )
+        stop.wait(0.1)
+    if stop.is_set():
+        raise ServerStartError(f"start-up of {what} interrupted")
+    raise ServerStartError(f"{what} not ready within {timeout:.0f}s; see {path}", retryable=True)

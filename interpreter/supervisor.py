@@ -18,7 +18,13 @@ from pathlib import Path
 from interpreter.config import Settings
 from interpreter.errors import ServerStartError
 from interpreter.livekit_server import LiveKitServer, ensure_server_binary
-from interpreter.processes import die_with_parent, stop_process_group, wait_http_ok
+from interpreter.processes import (
+    REGISTERED_MARKER,
+    die_with_parent,
+    stop_process_group,
+    wait_for_log_line,
+    wait_http_ok,
+)
 
 __all__ = ["run_up"]
 
@@ -52,6 +58,14 @@ def run_up(settings: Settings) -> int:
             what="translator worker",
             interrupted=stopping,
             detail=f"; see {log_dir / 'worker.log'}",
+        )
+        wait_for_log_line(
+            log_dir / "worker.log",
+            REGISTERED_MARKER,
+            proc=worker,
+            timeout=60.0,
+            what="translator worker registration",
+            interrupted=stopping,
         )
 
         print(
@@ -114,5 +128,5 @@ def _spawn(command: str, settings: Settings, log_file: Path) -> subprocess.Popen
             stderr=subprocess.STDOUT,
             env=env,
             start_new_session=True,
-            preexec_fn=die_with_parent,  # noqa: PLW1509 - only sets the death signal
+            preexec_fn=die_with_parent,
         )

@@ -14,10 +14,12 @@ import logging
 import signal
 
 from livekit import rtc
-from livekit.agents import AgentServer, AutoSubscribe, JobContext, JobRequest, ServerType
+from livekit.agents import AgentServer, AutoSubscribe, JobContext, JobRequest
+from livekit.agents.worker import ServerType
 from livekit.protocol import models
 
 from interpreter.config import Settings
+from interpreter.processes import REGISTERED_MARKER
 
 __all__ = ["TRANSLATOR_PREFIX", "build_agent_server", "run_worker", "translator_identity"]
 
@@ -87,7 +89,7 @@ async def _serve(settings: Settings) -> None:
     @server.on("worker_registered")
     def _registered(worker_id: str, server_info: object) -> None:
         logger.info("worker registered", extra={"worker_id": worker_id, "url": settings.ws_url})
-        print(f"translator worker registered with {settings.ws_url} (id {worker_id})", flush=True)
+        print(f"{REGISTERED_MARKER} with {settings.ws_url} (id {worker_id})", flush=True)
 
     run = asyncio.create_task(server.run(devmode=False), name="agent-server")
     stopper = asyncio.create_task(stop.wait(), name="stop-signal")

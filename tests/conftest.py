@@ -1,0 +1,91 @@
+"""Shared fixtures: the offline guard, a real LiveKit server, a real translator worker."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from interpreter.config import DEV_API_KEY, DEV_API_SECRET, load_settings
+from interpreter.livekit_server import LiveKitServer, ensure_server_binary
+from tests.support.livekit import LiveKitFixture, WorkerProcess, free_server_ports
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+OUTPUT_DIR = Path(__file__).resolve().parents[1] / "test-output"
+
+
+def _is_loopback(address: Any) -> bool:
+    if isinstance(address, (str, bytes)):  # AF_UNIX path
+        return True
+    host = address[0]
+    if host in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name other than localhost: would need DNS and the network
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _offline_guard() -> Iterator[None]:
+    """Any connection from Python code to a non-loopback address fails the test."""
+    original_connect = socket.socket.connect
+    original_connect_ex = socket.socket.connect_ex
+
+    def guarded(sock: socket.socket, address: Any) -> Any:
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback(address):
+            raise AssertionError(f"test tried to reach the network: {address!r}")
+        return original_connect(sock, address)
+
+    def guarded_ex(sock: socket.socket, address: Any) -> Any:
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback(address):
+            raise AssertionError(f"test tried to reach the network: {address!r}")
+        return original_connect_ex(sock, address)
+
+    socket.socket.connect = guarded  # type: ignore[method-assign,assignment]
+    socket.socket.connect_ex = guarded_ex  # type: ignore[method-assign,assignment]
+    yield
+    socket.socket.connect = original_connect  # type: ignore[method-assign]
+    socket.socket.connect_ex = original_connect_ex  # type: ignore[method-assign]
+
+
+@pytest.fixture(scope="session")
+def output_dir() -> Path:
+    OUTPUT_DIR.mkdir(exist_ok=True)
+    return OUTPUT_DIR
+
+
+@pytest.fixture(scope="session")
+def livekit_server(output_dir: Path) -> Iterator[LiveKitFixture]:
+    """A real livekit-server on free loopback ports, development keys, for the whole session."""
+    binary = ensure_server_binary(load_settings())
+    server = LiveKitServer(
+        binary=binary,
+        ports=free_server_ports(),
+        api_key=DEV_API_KEY,
+        api_secret=DEV_API_SECRET,
+        dev_keys=True,
+        log_file=output_dir / "livekit-server.log",
+    )
+    server.start()
+    try:
+        yield LiveKitFixture(server)
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def worker(livekit_server: LiveKitFixture, output_dir: Path) -> Iterator[WorkerProcess]:
+    """The real translator worker, registered with the session's server."""
+    proc = WorkerProcess(livekit_server, output_dir / "worker.log")
+    try:
+        yield proc
+    finally:
+        proc.stop()

@@ -1,0 +1,89 @@
+"""`python -m interpreter up` (what `make up` runs): everything starts, Ctrl-C stops all."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import psutil
+
+from tests.support.livekit import REPO, free_port, free_server_ports
+
+
+def _get(url: str) -> tuple[int, bytes]:
+    with urllib.request.urlopen(url, timeout=5) as r:
+        return r.status, r.read()
+
+
+def test_up_starts_server_and_worker_and_ctrl_c_leaves_nothing(tmp_path: Path) -> None:
+    ports = free_server_ports()
+    worker_port = free_port()
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(REPO),
+        INTERPRETER_DATA_DIR=str(tmp_path / "data"),
+    )
+    for key in ("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET"):
+        env.pop(key, None)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "interpreter",
+            "up",
+            f"--port={ports.http}",
+            f"--tcp-port={ports.tcp}",
+            f"--udp-port={ports.udp}",
+            f"--worker-port={worker_port}",
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    assert proc.stdout is not None
+    printed: list[str] = []
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            printed.append(line)
+            if "Press Ctrl-C to stop" in line:
+                break
+        output = "".join(printed)
+        assert "Press Ctrl-C to stop" in output, output
+        assert f"ws://127.0.0.1:{ports.http}" in output
+        assert "devkey / secret" in output
+        assert f"http://127.0.0.1:{worker_port}/" in output
+
+        assert _get(f"http://127.0.0.1:{ports.http}/")[0] == 200
+        assert _get(f"http://127.0.0.1:{worker_port}/")[0] == 200
+        info = json.loads(_get(f"http://127.0.0.1:{worker_port}/worker")[1])
+        assert info["worker_type"] == "JT_PUBLISHER"
+        worker_log = (tmp_path / "data" / "logs" / "worker.log").read_text()
+        assert "worker registered" in worker_log
+
+        ours = psutil.Process(proc.pid).children(recursive=True)
+        names = " ".join(" ".join(p.cmdline()) for p in ours)
+        assert "livekit-server" in names and "interpreter worker" in names, names
+
+        proc.send_signal(signal.SIGINT)  # what Ctrl-C in a terminal does
+        rest, _ = proc.communicate(timeout=60)
+        assert proc.returncode == 0, rest
+        assert "stopped." in rest
+        _gone, alive = psutil.wait_procs(ours, timeout=5)
+        assert not alive, f"left behind: {[p.cmdline() for p in alive]}"
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()

@@ -1,0 +1,97 @@
+"""Real audio for tests: espeak-ng speech, WAV I/O, and signal comparison."""
+
+from __future__ import annotations
+
+import subprocess
+import wave
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+Float = NDArray[np.float32]
+
+
+def speak_to_wav(text: str, path: Path, *, voice: str = "en", rate: int = 16000) -> Path:
+    """Render ``text`` with espeak-ng and resample it to ``rate`` Hz mono 16-bit."""
+    raw = path.with_suffix(".espeak.wav")
+    subprocess.run(["espeak-ng", "-v", voice, "-w", str(raw), text], check=True)
+    samples, src_rate = read_wav(raw)
+    write_wav(path, resample(samples, src_rate, rate), rate)
+    raw.unlink()
+    return path
+
+
+def read_wav(path: Path) -> tuple[Float, int]:
+    with wave.open(str(path), "rb") as w:
+        assert w.getsampwidth() == 2, "16-bit PCM expected"
+        data = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16)
+        if w.getnchannels() > 1:
+            data = data.reshape(-1, w.getnchannels()).mean(axis=1).astype(np.int16)
+        return (data.astype(np.float32) / 32768.0), w.getframerate()
+
+
+def write_wav(path: Path, samples: Float, rate: int) -> None:
+    pcm = np.clip(samples * 32768.0, -32768, 32767).astype(np.int16)
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(pcm.tobytes())
+
+
+def resample(samples: Float, src: int, dst: int) -> Float:
+    """Band-limited enough for tests: linear interpolation on a fine grid."""
+    if src == dst:
+        return samples
+    n = round(len(samples) * dst / src)
+    x_old = np.arange(len(samples)) / src
+    x_new = np.arange(n) / dst
+    return np.interp(x_new, x_old, samples).astype(np.float32)
+
+
+def active_span(samples: Float, rate: int, *, threshold_db: float = -40.0) -> tuple[int, int]:
+    """First and last sample of the part louder than ``threshold_db`` (10 ms windows)."""
+    win = rate // 100
+    n = len(samples) // win
+    if n == 0:
+        return 0, 0
+    rms = np.sqrt(np.mean(samples[: n * win].reshape(n, win) ** 2, axis=1) + 1e-12)
+    loud = np.nonzero(20 * np.log10(rms) > threshold_db)[0]
+    if len(loud) == 0:
+        return 0, 0
+    return int(loud[0] * win), int((loud[-1] + 1) * win)
+
+
+def aligned_correlation(sent: Float, received: Float, *, rate: int = 16000) -> float:
+    """Normalised cross-correlation of ``sent`` with ``received`` after alignment.
+
+    The global lag comes from a full cross-correlation. A real-time receiver's jitter buffer
+    may then shift the timing by some tens of milliseconds mid-stream, so each 0.5 s window
+    is re-aligned within +-60 ms of the global lag; the result is the energy-weighted mean of
+    the windows' correlations (1.0 = identical waveforms).
+    """
+    a = sent - sent.mean()
+    b = received - received.mean()
+    size = 1 << int(np.ceil(np.log2(len(a) + len(b))))
+    corr = np.fft.irfft(np.fft.rfft(b, size) * np.conj(np.fft.rfft(a, size)), size)
+    lag = int(np.argmax(corr[: len(b)]))
+    win, slack = rate // 2, (rate * 60) // 1000
+    total = weight = 0.0
+    for start in range(0, len(a) - win + 1, win):
+        ref = a[start : start + win]
+        energy = float(np.dot(ref, ref))
+        if energy <= 0:
+            continue
+        best = 0.0
+        for shift in range(-slack, slack + 1, max(1, rate // 8000)):
+            pos = lag + start + shift
+            if pos < 0 or pos + win > len(b):
+                continue
+            seg = b[pos : pos + win]
+            denom = float(np.linalg.norm(ref) * np.linalg.norm(seg))
+            if denom > 0:
+                best = max(best, float(np.dot(ref, seg)) / denom)
+        total += best * energy
+        weight += energy
+    return total / weight if weight else 0.0

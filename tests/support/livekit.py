@@ -1,0 +1,140 @@
+"""A real livekit-server (and translator worker) on loopback for integration tests."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from livekit import rtc
+
+from interpreter.config import DEV_API_KEY, DEV_API_SECRET
+from interpreter.livekit_server import LiveKitServer, ServerPorts
+from interpreter.processes import (
+    REGISTERED_MARKER,
+    die_with_parent,
+    stop_process_group,
+    wait_for_log_line,
+    wait_http_ok,
+)
+from web.tokens import mint_token
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def free_server_ports() -> ServerPorts:
+    ports: set[int] = set()
+    while len(ports) < 3:
+        ports.add(free_port())
+    http, tcp, _ = sorted(ports)
+    udp = free_port(socket.SOCK_DGRAM)
+    while udp in (http, tcp):
+        udp = free_port(socket.SOCK_DGRAM)
+    return ServerPorts(http=http, tcp=tcp, udp=udp)
+
+
+@dataclass
+class LiveKitFixture:
+    server: LiveKitServer
+    api_key: str = DEV_API_KEY
+    api_secret: str = DEV_API_SECRET
+
+    @property
+    def url(self) -> str:
+        return self.server.ws_url
+
+    def token(self, room: str, identity: str, **kwargs: object) -> str:
+        return mint_token(
+            api_key=self.api_key,
+            api_secret=self.api_secret,
+            room=room,
+            identity=identity,
+            **kwargs,  # type: ignore[arg-type]
+        )
+
+    async def connect(
+        self,
+        room: str,
+        identity: str,
+        *,
+        attributes: dict[str, str] | None = None,
+        auto_subscribe: bool = True,
+    ) -> rtc.Room:
+        r = rtc.Room()
+        await r.connect(
+            self.url,
+            self.token(room, identity, attributes=attributes),
+            options=rtc.RoomOptions(auto_subscribe=auto_subscribe),
+        )
+        return r
+
+
+def worker_env(server: LiveKitFixture, *, worker_port: int) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "PYTHONPATH": str(REPO),
+            "LIVEKIT_URL": server.url,
+            "INTERPRETER_WORKER_PORT": str(worker_port),
+            "INTERPRETER_WORKER_LOAD_THRESHOLD": "inf",
+            "INTERPRETER_LOG_LEVEL": "INFO",
+        }
+    )
+    for key in ("LIVEKIT_API_KEY", "LIVEKIT_API_SECRET"):
+        env.pop(key, None)
+    return env
+
+
+class WorkerProcess:
+    """``python -m interpreter worker`` against the test server, logging to a file."""
+
+    def __init__(self, server: LiveKitFixture, log_file: Path) -> None:
+        self.port = free_port()
+        self.log_file = log_file
+        self._log = open(log_file, "ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "interpreter", "worker"],
+            cwd=REPO,
+            env=worker_env(server, worker_port=self.port),
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=die_with_parent,
+        )
+        wait_http_ok(f"http://127.0.0.1:{self.port}/", proc=self.proc, timeout=60, what="worker")
+        # the health endpoint answers before the worker has registered with the server;
+        # a track published before registration would get no translator
+        wait_for_log_line(
+            log_file, REGISTERED_MARKER, proc=self.proc, timeout=30, what="worker registration"
+        )
+
+    def log(self) -> str:
+        return self.log_file.read_text(errors="replace")
+
+    def stop(self) -> None:
+        stop_process_group(self.proc, grace=15)
+        self._log.close()
+
+
+async def wait_for(
+    predicate: Callable[[], bool], *, within: float, what: str, interval: float = 0.05
+) -> None:
+    """Wait until ``predicate()`` holds; fail the test with ``what`` after ``within`` s."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out after {within:.0f}s waiting for {what}")
+        await asyncio.sleep(interval)

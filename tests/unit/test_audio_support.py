@@ -1,0 +1,36 @@
+"""The signal comparison the media tests rely on must tell matching audio from other audio."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tests.support.audio import active_span, aligned_correlation
+
+
+def _speechlike(seed: int, seconds: float = 2.0, rate: int = 16000) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * rate)) / rate
+    envelope = (np.sin(2 * np.pi * 3 * t) > 0).astype(np.float32)
+    tone = np.sin(2 * np.pi * rng.uniform(120, 300) * t) + 0.3 * rng.standard_normal(len(t))
+    return (0.3 * envelope * tone).astype(np.float32)
+
+
+def test_delayed_copy_correlates() -> None:
+    a = _speechlike(1)
+    delayed = np.concatenate([np.zeros(3210, dtype=np.float32), a, np.zeros(500, np.float32)])
+    assert aligned_correlation(a, delayed) > 0.99
+
+
+def test_other_audio_does_not_correlate() -> None:
+    assert aligned_correlation(_speechlike(1), _speechlike(2)) < 0.5
+
+
+def test_active_span_ignores_silence() -> None:
+    rate = 16000
+    a = np.concatenate(
+        [np.zeros(rate, np.float32), _speechlike(3, 1.0), np.zeros(rate, np.float32)]
+    )
+    start, end = active_span(a, rate)
+    # the 3 Hz envelope's last burst ends 5/6 s into the second of sound
+    assert abs(start - rate) <= rate // 50
+    assert abs(end - (rate + 5 * rate // 6)) <= rate // 50
