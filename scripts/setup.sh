@@ -13,9 +13,9 @@ python="${PYTHON:-python3}"
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
 # --- system packages ------------------------------------------------------------------------
-apt_packages=(ca-certificates)
+apt_packages=(ca-certificates espeak-ng)
 if [ "$profile" = "test" ]; then
-  apt_packages+=(espeak-ng)
+  apt_packages+=()
 fi
 missing=()
 for pkg in "${apt_packages[@]}"; do

@@ -1,0 +1,1 @@
+"""Speech providers: livekit-agents STT, TTS and LLM implementations and their models."""
