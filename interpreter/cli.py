@@ -54,6 +54,9 @@ def _add_worker_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--worker-port", type=int, help="worker health port (INTERPRETER_WORKER_PORT, 8081)"
     )
+    p.add_argument(
+        "--metrics-port", type=int, help="Prometheus metrics (INTERPRETER_METRICS_PORT, 8082)"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -74,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(up)
     _add_server_ports(up)
     up.add_argument("--worker-port", type=int, help="worker health port (8081)")
+    up.add_argument("--metrics-port", type=int, help="worker Prometheus metrics port (8082)")
 
     server = sub.add_parser(
         "server",

@@ -54,14 +54,17 @@ class Settings(BaseSettings):
     livekit_udp_port: int = Field(default=7882, ge=1, le=65535, description="LiveKit RTC over UDP")
     web_port: int = Field(default=8080, ge=1, le=65535, description="web app")
     worker_port: int = Field(default=8081, ge=1, le=65535, description="worker health (/)")
+    metrics_port: int = Field(
+        default=8082, ge=1, le=65535, description="worker Prometheus metrics (/metrics)"
+    )
     worker_idle_processes: int = Field(
         default=1, ge=0, le=16, description="job processes kept warm (each loads the models)"
     )
-    worker_load_threshold: float = Field(
-        default=float("inf"),
-        gt=0,
-        description="machine CPU load (0-1) above which the worker takes no new jobs; unset,"
-        " a lone worker never refuses a speaker (set e.g. 0.8 when running several)",
+    worker_max_speakers: int = Field(
+        default=8,
+        ge=1,
+        le=256,
+        description="speakers one worker interprets at once; its load is the share in use",
     )
 
     livekit_url: str | None = Field(

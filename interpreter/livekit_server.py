@@ -192,6 +192,9 @@ class LiveKitServer:
             "    includes: [lo]",
             "keys:",
             f'  "{self._api_key}": "{self._api_secret}"',
+            # the worker's load is its share of speaker slots: let it fill all of them
+            "agents:",
+            "  target_load: 1.0",
             "logging:",
             "  level: info",
         ]

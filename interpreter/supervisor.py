@@ -75,6 +75,7 @@ def run_up(settings: Settings) -> int:
             f"{settings.api_secret if settings.dev_keys else '(from LIVEKIT_API_SECRET)'}"
             f"{'   (development keys)' if settings.dev_keys else ''}\n"
             f"  translator worker health  {worker_health}  (jobs: {worker_health}worker)\n"
+            f"  worker metrics   http://{settings.host}:{settings.metrics_port}/metrics\n"
             f"  logs             {log_dir}\n"
             "Press Ctrl-C to stop.\n",
             flush=True,
@@ -118,7 +119,7 @@ def _spawn(command: str, settings: Settings, log_file: Path) -> subprocess.Popen
     if settings.dev_keys:
         env.pop("LIVEKIT_API_KEY")
         env.pop("LIVEKIT_API_SECRET")
-    for field in ("host", "worker_port", "log_level", "cache_dir", "data_dir"):
+    for field in ("host", "worker_port", "metrics_port", "log_level", "cache_dir", "data_dir"):
         env[f"INTERPRETER_{field.upper()}"] = str(getattr(settings, field))
     with open(log_file, "ab") as log:
         return subprocess.Popen(

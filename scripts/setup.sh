@@ -13,7 +13,8 @@ python="${PYTHON:-python3}"
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
 # --- system packages ------------------------------------------------------------------------
-apt_packages=(ca-certificates espeak-ng)
+apt_packages=(ca-certificates espeak-ng coreutils apertium apertium-eng-spa apertium-fr-es apertium-es-pt
+  apertium-spa-ita apertium-spa-cat apertium-eng-cat apertium-es-gl apertium-es-ro apertium-fra-cat)
 if [ "$profile" = "test" ]; then
   apt_packages+=()
 fi

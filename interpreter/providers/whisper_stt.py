@@ -229,6 +229,13 @@ class WhisperSTT(stt.STT[Literal["metrics_collected", "error"]]):
         """Load the model now (blocking: call it from the worker's prewarm hook)."""
         self._load_decoder()
 
+    def warm_up(self) -> None:
+        """Run one throw-away decode (blocking), so the first real utterance does not pay for
+        the inference runtime's first-call set-up."""
+        rng = np.random.default_rng(0)
+        noise = (0.01 * rng.standard_normal(2 * SAMPLE_RATE)).astype(np.float32)
+        self._load_decoder().transcribe(noise, allowed=self._opts.allowed(), prior=None)
+
     def _load_decoder(self) -> WhisperDecoder:
         with self._decoder_lock:
             if self._decoder is None:
@@ -346,6 +353,7 @@ class _Utterance:
         self.decoded_at = 0
         self.commit_pending = False
         self.next_commit_at = 0
+        self.boundary: float | None = None  # end time of the last decode's sentence boundary
         self.language: Language | None = None
         self.agreement = LocalAgreement(n=2)
 
@@ -601,19 +609,27 @@ class WhisperRecognizeStream(stt.RecognizeStream):
         shifted = [
             Word(w.text, w.start + offset, w.end + offset, w.probability) for w in transcript.words
         ]
-        if not utt.agreement.insert(shifted):
-            return
         opts = self._whisper._opts
         if (
             opts.sentence_commit is not None
             and utt.samples >= opts.sentence_commit * SAMPLE_RATE
             and not utt.commit_pending
-            and utt.samples >= utt.next_commit_at
-            and any(w.text.strip().endswith(_SENTENCE_END) for w in utt.agreement.committed)
+            and self._commit_stable_sentence(utt, shifted, transcript)
         ):
-            # A stable sentence in a long utterance: make it final now instead of waiting.
-            utt.commit_pending = True
-            self._enqueue(_Final(utt, last=False))
+            return
+        if not utt.agreement.insert(shifted):
+            return
+        if (
+            opts.sentence_commit is not None
+            and utt.samples >= opts.sentence_commit * SAMPLE_RATE
+            and not utt.commit_pending
+        ):
+            # the agreed words may already hold a sentence end the speaker has gone past
+            agreed = [*utt.agreement.committed, *utt.agreement.tentative]
+            end = _boundary(agreed)
+            if end is not None and end < len(utt.agreement.committed):
+                self._commit(utt, agreed[: end + 1], agreed[end + 1].start, transcript)
+                return
         data = _speech_data(utt.agreement.committed, transcript, 0.0)
         assert data.metadata is not None
         data.metadata["unstable_text"] = join_words(utt.agreement.tentative)
@@ -625,6 +641,72 @@ class WhisperRecognizeStream(stt.RecognizeStream):
             )
         )
 
+    def _commit_stable_sentence(
+        self, utt: _Utterance, words: Sequence[Word], transcript: Transcript
+    ) -> bool:
+        """Make the speech up to a stable sentence boundary final, straight away.
+
+        A boundary is a word ending a sentence (or, after enough words, a clause) that the
+        speaker has already talked past. When two consecutive decodes put the same boundary at
+        the same time (within ``_BOUNDARY_TOLERANCE``), the words up to it become a
+        ``FINAL_TRANSCRIPT`` with no decode of their own, even if a word or two inside the
+        sentence still flickers between hypotheses. Their audio leaves the buffer (cut halfway
+        to the next word) and agreement starts afresh on the rest. This is what lets a
+        monologue be interpreted sentence by sentence.
+        """
+        boundary = _boundary(words)
+        previous, utt.boundary = (
+            utt.boundary,
+            (words[boundary].end if boundary is not None else None),
+        )
+        if boundary is None or previous is None or utt.boundary is None:
+            return False
+        if abs(utt.boundary - previous) > _BOUNDARY_TOLERANCE:
+            return False
+        return self._commit(utt, words[: boundary + 1], words[boundary + 1].start, transcript)
+
+    def _commit(
+        self, utt: _Utterance, keep: Sequence[Word], next_start: float, transcript: Transcript
+    ) -> bool:
+        """Send ``keep`` as final and drop its audio, cutting halfway to ``next_start``."""
+        cut_at = (keep[-1].end + max(next_start, keep[-1].end)) / 2
+        cut = round((cut_at - self._seconds(utt.start)) * SAMPLE_RATE)
+        if cut <= 0 or cut > utt.samples:
+            return False
+        self._event_ch.send_nowait(
+            stt.SpeechEvent(
+                type=stt.SpeechEventType.FINAL_TRANSCRIPT,
+                request_id=utt.request_id,
+                alternatives=[_speech_data(list(keep), transcript, 0.0)],
+            )
+        )
+        self._event_ch.send_nowait(
+            stt.SpeechEvent(
+                type=stt.SpeechEventType.RECOGNITION_USAGE,
+                request_id=utt.request_id,
+                recognition_usage=stt.RecognitionUsage(audio_duration=cut / SAMPLE_RATE),
+            )
+        )
+        language = utt.language
+        utt.drop_head(cut)
+        utt.agreement.reset(at=self._seconds(utt.start))
+        utt.language = language
+        utt.boundary = None
+        return True
+
+
+def _boundary(words: Sequence[Word]) -> int | None:
+    """Index of the last word that ends a sentence (else a clause of enough words) and is
+    followed by more speech."""
+    spoken_past = range(len(words) - 1)
+    for i in reversed(spoken_past):
+        if words[i].text.strip().endswith(_SENTENCE_END):
+            return i
+    for i in reversed(spoken_past):
+        if i + 1 >= _MIN_CLAUSE_WORDS and words[i].text.strip().endswith(_CLAUSE_END):
+            return i
+    return None
+
 
 def _pcm(frames: Sequence[rtc.AudioFrame]) -> npt.NDArray[np.int16]:
     if not frames:
@@ -635,6 +717,9 @@ def _pcm(frames: Sequence[rtc.AudioFrame]) -> npt.NDArray[np.int16]:
 
 
 _SENTENCE_END = (".", "!", "?", "。", "！", "？", "…")
+_CLAUSE_END = (",", ";", ":", "，", "；", "：", "、")
+_MIN_CLAUSE_WORDS = 8
+_BOUNDARY_TOLERANCE = 0.3  # seconds
 # Rejections that mean the audio held no speech (a repetition loop may still hide speech).
 _NOT_SPEECH = frozenset({"no_speech", "low_logprob", "hallucination"})
 

@@ -9,10 +9,10 @@ import numpy as np
 from livekit import rtc
 
 from tests.support.audio import active_span, aligned_correlation, read_wav, speak_to_wav
+from tests.support.clients import Speaker
 from tests.support.livekit import LiveKitFixture, wait_for
 
 RATE = 16000
-FRAME = RATE // 100  # 10 ms
 
 
 async def test_published_wav_is_heard_by_another_client(
@@ -50,17 +50,10 @@ async def test_published_wav_is_heard_by_another_client(
             subscribed.set()
 
     try:
-        source = rtc.AudioSource(RATE, 1)
-        track = rtc.LocalAudioTrack.create_audio_track("microphone", source)
-        await speaker.local_participant.publish_track(
-            track, rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)
-        )
+        mic = Speaker(speaker, rate=RATE)
+        await mic.publish()
         await asyncio.wait_for(subscribed.wait(), 15)
-        pcm = np.clip(signal * 32768, -32768, 32767).astype(np.int16)
-        for start in range(0, len(pcm) - FRAME + 1, FRAME):
-            chunk = pcm[start : start + FRAME]
-            await source.capture_frame(rtc.AudioFrame(chunk.tobytes(), RATE, 1, FRAME))
-        await source.wait_for_playout()
+        await mic.play(signal)
         # let the last packets cross the server
         await wait_for(
             lambda: sum(len(c) for c in received) >= len(signal), within=5, what="all audio"

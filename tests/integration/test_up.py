@@ -41,6 +41,7 @@ def test_up_starts_server_and_worker_and_ctrl_c_leaves_nothing(tmp_path: Path) -
             f"--tcp-port={ports.tcp}",
             f"--udp-port={ports.udp}",
             f"--worker-port={worker_port}",
+            f"--metrics-port={free_port()}",
         ],
         cwd=REPO,
         env=env,

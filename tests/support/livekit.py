@@ -70,24 +70,33 @@ class LiveKitFixture:
         *,
         attributes: dict[str, str] | None = None,
         auto_subscribe: bool = True,
+        name: str = "",
+        can_update_own_metadata: bool = False,
     ) -> rtc.Room:
         r = rtc.Room()
         await r.connect(
             self.url,
-            self.token(room, identity, attributes=attributes),
+            self.token(
+                room,
+                identity,
+                attributes=attributes,
+                name=name,
+                can_update_own_metadata=can_update_own_metadata,
+            ),
             options=rtc.RoomOptions(auto_subscribe=auto_subscribe),
         )
         return r
 
 
-def worker_env(server: LiveKitFixture, *, worker_port: int) -> dict[str, str]:
+def worker_env(server: LiveKitFixture, *, worker_port: int, data_dir: Path) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         {
             "PYTHONPATH": str(REPO),
             "LIVEKIT_URL": server.url,
             "INTERPRETER_WORKER_PORT": str(worker_port),
-            "INTERPRETER_WORKER_LOAD_THRESHOLD": "inf",
+            "INTERPRETER_METRICS_PORT": str(free_port()),
+            "INTERPRETER_DATA_DIR": str(data_dir),
             "INTERPRETER_LOG_LEVEL": "INFO",
         }
     )
@@ -102,11 +111,11 @@ class WorkerProcess:
     def __init__(self, server: LiveKitFixture, log_file: Path) -> None:
         self.port = free_port()
         self.log_file = log_file
-        self._log = open(log_file, "ab")
+        self._log = open(log_file, "wb")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "interpreter", "worker"],
             cwd=REPO,
-            env=worker_env(server, worker_port=self.port),
+            env=worker_env(server, worker_port=self.port, data_dir=log_file.parent / "worker-data"),
             stdin=subprocess.DEVNULL,
             stdout=self._log,
             stderr=subprocess.STDOUT,
@@ -122,6 +131,12 @@ class WorkerProcess:
 
     def log(self) -> str:
         return self.log_file.read_text(errors="replace")
+
+    def settled(self) -> bool:
+        """No job process is loading models right now (a new job starts the next idle
+        process, whose model loading competes for the CPU for a few seconds)."""
+        log = self.log()
+        return log.count("initializing process") == log.count("process initialized")
 
     def stop(self) -> None:
         stop_process_group(self.proc, grace=15)

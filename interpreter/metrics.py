@@ -1,0 +1,64 @@
+"""Prometheus metrics of the translation pipeline (served on the worker's metrics port).
+
+Every histogram measures one stage, in seconds, from the end of the source speech (audio
+time mapped to the wall clock) unless its help text says otherwise. Labels carry languages
+only, never speech text or names.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+__all__ = [
+    "CAPTION_PUBLISHED",
+    "FIRST_AUDIO",
+    "STAGE_ERRORS",
+    "STT_FINAL",
+    "TRANSLATION_DONE",
+    "UNITS",
+    "VOICE_SKIPPED",
+    "VOICE_SPEEDUP",
+]
+
+_BUCKETS = (0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 6.0, 10.0, 20.0)
+
+STT_FINAL = Histogram(
+    "interpreter_stt_final_seconds",
+    "end of source speech -> final transcript of the unit",
+    ["source_language"],
+    buckets=_BUCKETS,
+)
+TRANSLATION_DONE = Histogram(
+    "interpreter_translation_done_seconds",
+    "end of source speech -> translation done",
+    ["target_language"],
+    buckets=_BUCKETS,
+)
+CAPTION_PUBLISHED = Histogram(
+    "interpreter_caption_published_seconds",
+    "end of source speech -> caption final published",
+    ["language", "translated"],
+    buckets=_BUCKETS,
+)
+FIRST_AUDIO = Histogram(
+    "interpreter_first_audio_seconds",
+    "end of source speech -> first translated audio frame captured on the language track",
+    ["target_language"],
+    buckets=_BUCKETS,
+)
+UNITS = Counter("interpreter_units_total", "translation units committed", ["source_language"])
+VOICE_SKIPPED = Counter(
+    "interpreter_voice_skipped_total",
+    "units not voiced because they were already too late (their captions still went out)",
+    ["target_language"],
+)
+VOICE_SPEEDUP = Counter(
+    "interpreter_voice_speedup_total",
+    "units voiced faster than normal to catch up with the speaker",
+    ["target_language"],
+)
+STAGE_ERRORS = Counter(
+    "interpreter_stage_errors_total",
+    "failures of one stage for one language (the other languages carry on)",
+    ["stage", "language"],
+)

@@ -1,0 +1,73 @@
+"""The provider factory: which STT, translator and TTS a translator agent uses.
+
+The embedded default runs offline on CPU from packaged weights: Whisper base (faster-whisper)
+for speech, the translation router (Apertium and any configured LLM), Piper/espeak-ng voices.
+Models load once per job process (:meth:`EmbeddedStack.prewarm`), never per utterance.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from livekit.agents import stt, tts
+
+from interpreter.pipeline import Translator
+from languages import WHISPER_LANGUAGES, Language, primary
+
+__all__ = ["EmbeddedStack"]
+
+logger = logging.getLogger("interpreter.stack")
+
+INTERIM_INTERVAL = 0.6
+"""Seconds of new audio between interim decodes (skipped while the CPU is still busy)."""
+
+
+class EmbeddedStack:
+    """Offline providers, shared by every job this process runs."""
+
+    def __init__(self) -> None:
+        self._translator: Translator | None = None
+
+    def prewarm(self) -> None:
+        """Load the speech models (blocking; runs in the job process before any job)."""
+        from interpreter.providers.local_tts import LocalTTS
+        from interpreter.providers.whisper_stt import WhisperSTT, default_vad
+
+        default_vad()
+        whisper = WhisperSTT()
+        whisper.prewarm()
+        whisper.warm_up()
+        LocalTTS(language=Language("en")).prewarm()
+        logger.info("speech models loaded")
+
+    def recognisable(self, languages: Iterable[Language]) -> tuple[Language, ...]:
+        """The subset of ``languages`` the STT can identify."""
+        return tuple(sorted(lang for lang in languages if primary(lang) in WHISPER_LANGUAGES))
+
+    def stt(self, *, allowed: Iterable[Language], prior: Language | None) -> stt.STT[Any]:
+        from interpreter.providers.whisper_stt import WhisperSTT
+
+        usable = self.recognisable(allowed)
+        return WhisperSTT(
+            allowed_languages=usable or None,
+            language_prior=prior,
+            # interpret a monologue as it goes: a stable sentence becomes a unit from 2 s
+            # of speech on, and no unit waits for more than 10 s of audio
+            interim_interval=INTERIM_INTERVAL,
+            sentence_commit=2.0,
+            max_utterance=10.0,
+        )
+
+    def translator(self) -> Translator:
+        if self._translator is None:
+            from interpreter.translation import ApertiumEngine, TranslationRouter
+
+            self._translator = TranslationRouter(engines=(ApertiumEngine(),))
+        return self._translator
+
+    def tts(self, language: Language, *, speaker: str) -> tts.TTS[Any]:
+        from interpreter.providers.local_tts import LocalTTS
+
+        return LocalTTS(language=language, voice_seed=speaker)

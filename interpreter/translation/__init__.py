@@ -1,0 +1,27 @@
+"""Text translation engines behind one small interface.
+
+:class:`TranslationEngine` is the interface; :class:`ApertiumEngine` is the offline default
+(Debian Apertium pairs, long-lived pipelines), :class:`LLMTranslationEngine` translates with any
+livekit-agents ``llm.LLM`` (OpenAI or any OpenAI-compatible endpoint), and
+:class:`TranslationRouter` picks the best available engine (or a pivot) per pair from measured
+quality.
+"""
+
+from interpreter.translation.apertium import ApertiumEngine, discover_apertium_modes
+from interpreter.translation.engine import Pair, TranslationEngine, check_translation, find_pair
+from interpreter.translation.llm_engine import LLMTranslationEngine, build_translation_prompt
+from interpreter.translation.router import MEASURED_CHRF, Route, TranslationRouter
+
+__all__ = [
+    "MEASURED_CHRF",
+    "ApertiumEngine",
+    "LLMTranslationEngine",
+    "Pair",
+    "Route",
+    "TranslationEngine",
+    "TranslationRouter",
+    "build_translation_prompt",
+    "check_translation",
+    "discover_apertium_modes",
+    "find_pair",
+]

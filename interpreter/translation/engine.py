@@ -1,0 +1,109 @@
+"""The one interface every text translator implements, and the checks they share.
+
+An engine translates one unit of text (a clause, a sentence, a paragraph) from one language to
+another. It says which ordered pairs it supports through :meth:`TranslationEngine.pairs`, and it
+fails loudly: an unsupported pair raises :class:`~interpreter.errors.UnsupportedLanguageError`
+naming what is available, a runtime failure raises :class:`~interpreter.errors.ProviderError`,
+and no engine ever returns an empty string or hands back the untranslated source as if it were a
+translation.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+
+from interpreter.errors import ProviderError
+from languages import Capabilities, Language, covers, normalize_language
+
+__all__ = ["Pair", "TranslationEngine", "check_translation", "find_pair"]
+
+Pair = tuple[Language, Language]
+"""An ordered (source, target) language pair."""
+
+_WORD = re.compile(r"\w{2,}")
+
+# An output equal to a source this long is an echo, not a translation (a short name or number
+# can legitimately come back unchanged).
+_ECHO_MIN_WORDS = 3
+
+
+class TranslationEngine(ABC):
+    """Translates text between the ordered language pairs it reports.
+
+    Subclasses implement :meth:`pairs` and :meth:`translate`; they are safe to call from many
+    tasks at once, and :meth:`aclose` releases whatever they own (processes, clients).
+    """
+
+    @property
+    @abstractmethod
+    def name(self) -> str:
+        """A short stable name (``apertium``, ``llm:gpt-4o-mini``) used in logs and the quality
+        table."""
+
+    @abstractmethod
+    def pairs(self) -> frozenset[Pair]:
+        """Every ordered (source, target) pair this engine translates directly."""
+
+    @abstractmethod
+    async def translate(
+        self,
+        text: str,
+        *,
+        source: Language,
+        target: Language,
+        context: Sequence[str] = (),
+        glossary: Mapping[str, str] | None = None,
+    ) -> str:
+        """Translate ``text`` from ``source`` into ``target``.
+
+        ``context`` holds the preceding source units (oldest first), which an engine may use to
+        resolve references but never translates. ``glossary`` maps source terms to the target
+        terms that must be used.
+
+        Raises :class:`~interpreter.errors.UnsupportedLanguageError` for a pair not in
+        :meth:`pairs` and :class:`~interpreter.errors.ProviderError` when translation fails.
+        """
+
+    def supports(self, source: str, target: str) -> bool:
+        """Whether the pair is served directly (``pt-BR`` is served by a ``pt`` pair)."""
+        return find_pair(self.pairs(), source, target) is not None
+
+    def check_pair(self, source: str, target: str) -> Pair:
+        """Return the supported pair serving ``source`` -> ``target``, or raise
+        :class:`~interpreter.errors.UnsupportedLanguageError` listing the alternatives."""
+        pair = find_pair(self.pairs(), source, target)
+        if pair is None:
+            Capabilities(translate=self.pairs()).check_pair(source, target)
+            raise AssertionError("check_pair accepted a pair find_pair rejected")
+        return pair
+
+    async def aclose(self) -> None:  # noqa: B027 - a no-op default, not abstract
+        """Release owned resources; the default engine owns none."""
+
+
+def find_pair(pairs: frozenset[Pair], source: str, target: str) -> Pair | None:
+    """The pair among ``pairs`` serving ``source`` -> ``target``: an exact match first, then
+    one whose languages cover the requested ones (``pt`` serves ``pt-BR``)."""
+    src, tgt = normalize_language(source), normalize_language(target)
+    if (src, tgt) in pairs:
+        return (src, tgt)
+    candidates = sorted(p for p in pairs if covers(p[0], src) and covers(p[1], tgt))
+    return candidates[0] if candidates else None
+
+
+def check_translation(engine: str, source_text: str, output: str) -> str:
+    """Return ``output`` stripped, or raise :class:`~interpreter.errors.ProviderError` when it is
+    empty or an echo of a source of several words."""
+    result = output.strip()
+    if not result and source_text.strip():
+        raise ProviderError(
+            f"translation engine {engine!r} returned an empty translation", retryable=True
+        )
+    if result == source_text.strip() and len(_WORD.findall(result)) >= _ECHO_MIN_WORDS:
+        raise ProviderError(
+            f"translation engine {engine!r} returned the source text untranslated",
+            retryable=False,
+        )
+    return result

@@ -1,0 +1,145 @@
+"""One translated voice: an audio track named with its language, fed by a queue of units.
+
+The channel speaks units in order. Before each one it asks :class:`~interpreter.pacing.Pacing`
+whether the unit is still worth voicing and how fast, so the track never falls more than a few
+seconds behind its speaker; skipped units are logged and counted (their captions went out
+anyway).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from livekit import rtc
+from livekit.agents import tts, utils
+
+from interpreter import metrics
+from interpreter.pacing import Pacing
+from languages import Language
+
+__all__ = ["OUTPUT_RATE", "VoiceChannel", "VoiceUnit"]
+
+logger = logging.getLogger("interpreter.voice")
+
+OUTPUT_RATE = 48000
+UNPUBLISH_TIMEOUT = 3.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VoiceUnit:
+    """A translated unit to speak; ``speech_end`` is the wall time its source speech ended."""
+
+    segment_id: str
+    text: str
+    speech_end: float
+
+
+class VoiceChannel:
+    """The ``<language>`` track of one translator agent."""
+
+    def __init__(
+        self,
+        *,
+        room: rtc.Room,
+        language: Language,
+        tts: tts.TTS[Any],
+        pacing: Pacing | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.language = language
+        self._room = room
+        self._tts = tts
+        self._pacing = pacing or Pacing()
+        self._clock = clock
+        self._queue: utils.aio.Chan[VoiceUnit] = utils.aio.Chan()
+        self._source = rtc.AudioSource(OUTPUT_RATE, 1, queue_size_ms=400)
+        self._track = rtc.LocalAudioTrack.create_audio_track(language, self._source)
+        self._publication: rtc.LocalTrackPublication | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._resampler: rtc.AudioResampler | None = None
+        self._resampler_rate = 0
+
+    @property
+    def track_sid(self) -> str | None:
+        return self._publication.sid if self._publication else None
+
+    async def start(self) -> None:
+        self._publication = await self._room.local_participant.publish_track(
+            self._track, rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)
+        )
+        self._task = asyncio.create_task(self._speak_loop(), name=f"voice-{self.language}")
+        logger.info("language track published", extra={"language": self.language})
+
+    def say(self, unit: VoiceUnit) -> None:
+        """Queue ``unit``; it is spoken after the units queued before it."""
+        if not self._queue.closed:
+            self._queue.send_nowait(unit)
+
+    async def aclose(self) -> None:
+        self._queue.close()
+        if self._task is not None:
+            await utils.aio.cancel_and_wait(self._task)
+        if self._publication is not None and self._room.isconnected():
+            # bounded: while the room is disconnecting the answer may never come
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(
+                    self._room.local_participant.unpublish_track(self._publication.sid),
+                    UNPUBLISH_TIMEOUT,
+                )
+            logger.info("language track unpublished", extra={"language": self.language})
+        await self._source.aclose()
+        await self._tts.aclose()
+
+    async def _speak_loop(self) -> None:
+        async for unit in self._queue:
+            lag = self._clock() - unit.speech_end
+            decision = self._pacing.decide(lag)
+            if not decision.speak:
+                metrics.VOICE_SKIPPED.labels(self.language).inc()
+                logger.warning(
+                    "unit not voiced: too late",
+                    extra={"language": self.language, "segment_id": unit.segment_id, "lag": lag},
+                )
+                continue
+            if decision.speed > 1.0:
+                metrics.VOICE_SPEEDUP.labels(self.language).inc()
+            try:
+                await self._speak(unit, decision.speed)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                metrics.STAGE_ERRORS.labels("tts", self.language).inc()
+                logger.exception(
+                    "voicing failed",
+                    extra={"language": self.language, "segment_id": unit.segment_id},
+                )
+
+    async def _speak(self, unit: VoiceUnit, speed: float) -> None:
+        update = getattr(self._tts, "update_options", None)
+        if update is not None:
+            with contextlib.suppress(TypeError):
+                update(speed=speed)
+        first = True
+        async with self._tts.synthesize(unit.text) as stream:
+            async for audio in stream:
+                for frame in self._at_output_rate(audio.frame):
+                    if first:
+                        first = False
+                        metrics.FIRST_AUDIO.labels(self.language).observe(
+                            self._clock() - unit.speech_end
+                        )
+                    await self._source.capture_frame(frame)
+
+    def _at_output_rate(self, frame: rtc.AudioFrame) -> list[rtc.AudioFrame]:
+        if frame.sample_rate == OUTPUT_RATE and frame.num_channels == 1:
+            return [frame]
+        if self._resampler is None or self._resampler_rate != frame.sample_rate:
+            self._resampler = rtc.AudioResampler(frame.sample_rate, OUTPUT_RATE, num_channels=1)
+            self._resampler_rate = frame.sample_rate
+        return list(self._resampler.push(frame))

@@ -1,0 +1,283 @@
+"""Translator agents in a real room, on the embedded stack: what listeners hear and read."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import numpy as np
+from livekit import rtc
+
+from tests.support.audio import active_span
+from tests.support.clients import Listener, Speaker
+from tests.support.livekit import LiveKitFixture, WorkerProcess, wait_for
+from tests.support.speech import (
+    ENGLISH,
+    ENGLISH_IN_SPANISH,
+    SPANISH,
+    SPANISH_IN_ENGLISH,
+    chrf,
+    render,
+    render_monologue,
+)
+
+READY = 60.0  # a new job process loads Whisper, VAD and Piper first
+
+
+def translator_tracks(room: rtc.Room, speaker: str) -> set[str]:
+    agent = room.remote_participants.get(f"translator-{speaker}")
+    if agent is None:
+        return set()
+    return {pub.name for pub in agent.track_publications.values()}
+
+
+def from_translator(speaker: str, language: str):  # type: ignore[no-untyped-def]
+    def want(pub: rtc.RemoteTrackPublication, p: rtc.RemoteParticipant) -> bool:
+        return p.identity == f"translator-{speaker}" and pub.name == language
+
+    return want
+
+
+async def test_spanish_speaker_is_interpreted_into_english(
+    livekit_server: LiveKitFixture, worker: WorkerProcess, tmp_path: Path
+) -> None:
+    room_name = "es-to-en"
+    speech = render(SPANISH, "es", tmp_path / "es.wav")
+    lena_room = await livekit_server.connect(
+        room_name, "lena", attributes={"language": "en"}, auto_subscribe=False
+    )
+    lena = Listener(lena_room, want_track=from_translator("ana", "en"))
+    lena.start()
+    ana_room = await livekit_server.connect(
+        room_name, "ana", name="Ana Lima", attributes={"language": "es"}
+    )
+    try:
+        ana = Speaker(ana_room)
+        track_sid = await ana.publish()
+        await wait_for(
+            lambda: "en" in translator_tracks(lena_room, "ana"),
+            within=READY,
+            what="translator-ana to publish its 'en' track",
+        )
+        agent = lena_room.remote_participants["translator-ana"]
+        assert agent.attributes.get("interpreter.source") == "ana"
+        await wait_for(
+            lambda: agent.attributes.get("interpreter.languages") == "en",
+            within=5,
+            what="interpreter.languages = en",
+        )
+        await ana.silence(1.0)
+        await ana.play(speech)
+        await ana.silence(2.0)
+        await wait_for(
+            lambda: len(lena.finals(language="en", translated=True)) >= len(SPANISH),
+            within=30,
+            what="an English caption for every Spanish sentence",
+        )
+        await asyncio.sleep(3)  # let the voice finish
+
+        english = lena.finals(language="en", translated=True)
+        text = " ".join(c.text for c in english)
+        score = chrf(text, " ".join(SPANISH_IN_ENGLISH))
+        print(f"\nEnglish captions (chrF {score:.1f}): {text}")
+        assert score >= 40, f"chrF {score:.1f} < 40 for {text!r}"
+        for c in english:
+            assert c.sender == "ana"
+            assert c.attributes["lk.transcribed_track_id"] == track_sid
+            assert c.attributes["source_language"] == "es"
+            assert c.attributes["lk.segment_id"].startswith("ana-")
+            assert float(c.attributes["end"]) > float(c.attributes["start"]) >= 0
+        # the Spanish source captions went out too, interim then final
+        spanish = lena.finals(language="es", translated=False)
+        assert len(spanish) >= len(SPANISH)
+        assert any(not c.final for c in lena.captions if c.language == "es")
+        # and the finals as data messages
+        assert any(d["language"] == "en" and d["translated"] for d in lena.data_captions)
+
+        voice = lena.recorded("translator-ana", "en")
+        start, end = active_span(voice, 16000)
+        words = len(" ".join(SPANISH_IN_ENGLISH).split())
+        spoken = (end - start) / 16000
+        print(f"English voice: {spoken:.1f}s of speech for {words} words")
+        assert words / 5.0 <= spoken <= words / 1.0, f"{spoken:.1f}s of voice for {words} words"
+        assert float(np.sqrt(np.mean(voice[start:end] ** 2))) > 0.01
+        # nobody wants Spanish (the speaker's own language): no such track
+        assert "es" not in translator_tracks(lena_room, "ana")
+    finally:
+        await ana_room.disconnect()
+        await lena.aclose()
+        await lena_room.disconnect()
+
+
+async def test_two_overlapping_speakers_reach_each_listener_in_their_language(
+    livekit_server: LiveKitFixture, worker: WorkerProcess, tmp_path: Path
+) -> None:
+    room_name = "overlap"
+    spanish = render(SPANISH[:2], "es", tmp_path / "es.wav")
+    english = render(ENGLISH[:2], "en", tmp_path / "en.wav")
+    rooms: list[rtc.Room] = []
+
+    async def join(identity: str, language: str) -> rtc.Room:
+        r = await livekit_server.connect(
+            room_name, identity, attributes={"language": language}, auto_subscribe=False
+        )
+        rooms.append(r)
+        return r
+
+    try:
+        lena = Listener(await join("lena", "en"))
+        pablo = Listener(await join("pablo", "es"))
+        lena.start()
+        pablo.start()
+        ana = Speaker(await join("ana", "es"))
+        ben = Speaker(await join("ben", "en"))
+        await asyncio.gather(ana.publish(), ben.publish())
+        await wait_for(
+            lambda: (
+                "en" in translator_tracks(lena.room, "ana")
+                and "es" in translator_tracks(lena.room, "ben")
+            ),
+            within=READY * 2,
+            what="both translators to publish their tracks",
+        )
+        await asyncio.gather(ana.silence(0.5), ben.silence(1.5))  # ben starts a second later
+        await asyncio.gather(ana.play(spanish), ben.play(english))
+        await asyncio.gather(ana.silence(2), ben.silence(2))
+        await wait_for(
+            lambda: (
+                len(lena.finals(language="en", translated=True)) >= 2
+                and len(pablo.finals(language="es", translated=True)) >= 2
+            ),
+            within=40,
+            what="translated captions for both listeners",
+        )
+        for_lena = lena.finals(language="en", translated=True)
+        for_pablo = pablo.finals(language="es", translated=True)
+        assert {c.sender for c in for_lena} == {"ana"}
+        assert {c.sender for c in for_pablo} == {"ben"}
+        lena_score = chrf(" ".join(c.text for c in for_lena), " ".join(SPANISH_IN_ENGLISH[:2]))
+        pablo_score = chrf(" ".join(c.text for c in for_pablo), " ".join(ENGLISH_IN_SPANISH[:2]))
+        print(f"\nchrF ana->lena {lena_score:.1f}, ben->pablo {pablo_score:.1f}")
+        assert lena_score >= 35 and pablo_score >= 35
+        # each listener reads the other speaker in the original: lena reads ben's English
+        assert {c.sender for c in lena.finals(language="en", translated=False)} == {"ben"}
+    finally:
+        for r in rooms:
+            await r.disconnect()
+
+
+async def test_listener_switching_language_moves_the_track(
+    livekit_server: LiveKitFixture, worker: WorkerProcess
+) -> None:
+    room_name = "switch"
+    lena_room = await livekit_server.connect(
+        room_name,
+        "lena",
+        attributes={"language": "en"},
+        auto_subscribe=False,
+        can_update_own_metadata=True,
+    )
+    ana_room = await livekit_server.connect(room_name, "ana", attributes={"language": "es"})
+    try:
+        await Speaker(ana_room).publish()
+        await wait_for(
+            lambda: translator_tracks(lena_room, "ana") == {"en"},
+            within=READY,
+            what="the 'en' track",
+        )
+        switched = time.monotonic()
+        await lena_room.local_participant.set_attributes({"language": "fr"})
+        await wait_for(
+            lambda: "fr" in translator_tracks(lena_room, "ana"),
+            within=5,
+            what="the 'fr' track after the switch",
+        )
+        appeared = time.monotonic() - switched
+        await wait_for(
+            lambda: "en" not in translator_tracks(lena_room, "ana"),
+            within=10,
+            what="the unwanted 'en' track to go",
+        )
+        removed = time.monotonic() - switched
+        print(f"\nfr track after {appeared:.1f}s, en track gone after {removed:.1f}s")
+        agent = lena_room.remote_participants["translator-ana"]
+        await wait_for(
+            lambda: agent.attributes.get("interpreter.languages") == "fr",
+            within=3,
+            what="interpreter.languages = fr",
+        )
+    finally:
+        await ana_room.disconnect()
+        await lena_room.disconnect()
+
+
+async def test_a_long_monologue_is_interpreted_as_it_goes(
+    livekit_server: LiveKitFixture, worker: WorkerProcess, tmp_path: Path
+) -> None:
+    room_name = "monologue"
+    speech = render_monologue(tmp_path / "monologue.wav")
+    assert len(speech) / 16000 >= 58, "the monologue should last about a minute"
+    lena_room = await livekit_server.connect(
+        room_name, "lena", attributes={"language": "en"}, auto_subscribe=False
+    )
+    lena = Listener(lena_room)
+    lena.start()
+    ana_room = await livekit_server.connect(room_name, "ana", attributes={"language": "es"})
+    try:
+        ana = Speaker(ana_room)
+        await ana.publish()
+        await wait_for(
+            lambda: "en" in translator_tracks(lena_room, "ana"), within=READY, what="'en' track"
+        )
+        # measure the interpretation, not the start of the next idle process beside it
+        await wait_for(worker.settled, within=READY, what="the worker's idle process")
+        await ana.silence(0.5)
+        started = time.time()
+        playing = asyncio.create_task(ana.play(speech))
+        await wait_for(
+            lambda: bool(lena.finals(language="en", translated=True)),
+            within=15,
+            what="the first translated caption",
+        )
+        first = lena.finals(language="en", translated=True)[0].at - started
+        await playing
+        during = [c for c in lena.finals(language="en", translated=True)]
+        print(f"\nfirst English caption {first:.1f}s into the monologue; {len(during)} by its end")
+        assert first <= 6.0, f"first translated caption only after {first:.1f}s"
+        assert len(during) >= 5, "the monologue should be interpreted as it goes"
+    finally:
+        await ana_room.disconnect()
+        await lena.aclose()
+        await lena_room.disconnect()
+
+
+async def test_silence_and_noise_publish_no_caption(
+    livekit_server: LiveKitFixture, worker: WorkerProcess
+) -> None:
+    room_name = "noise"
+    lena_room = await livekit_server.connect(
+        room_name, "lena", attributes={"language": "en"}, auto_subscribe=False
+    )
+    lena = Listener(lena_room)
+    lena.start()
+    ana_room = await livekit_server.connect(room_name, "ana", attributes={"language": "es"})
+    try:
+        ana = Speaker(ana_room)
+        await ana.publish()
+        await wait_for(
+            lambda: "en" in translator_tracks(lena_room, "ana"), within=READY, what="'en' track"
+        )
+        rng = np.random.default_rng(7)
+        t = np.arange(20 * 16000) / 16000
+        hum = 0.2 * np.sin(2 * np.pi * 220 * t) * (1 + 0.3 * np.sin(2 * np.pi * 0.5 * t))
+        await ana.silence(20)
+        await ana.play((0.1 * rng.standard_normal(20 * 16000)).astype(np.float32))
+        await ana.play(hum.astype(np.float32))
+        await ana.silence(3)
+        assert lena.captions == [], [c.text for c in lena.captions]
+        assert lena.data_captions == []
+    finally:
+        await ana_room.disconnect()
+        await lena.aclose()
+        await lena_room.disconnect()

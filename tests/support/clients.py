@@ -1,0 +1,165 @@
+"""Room clients for integration tests: a speaker that plays audio into its microphone track,
+and a listener that records captions and the audio of the tracks it subscribes to."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from livekit import rtc
+
+from captions.segments import CAPTIONS_DATA_TOPIC, TRANSCRIPTION_TOPIC
+
+FRAME_MS = 10
+
+
+class Speaker:
+    """A participant with a microphone track that can play arbitrary audio in real time."""
+
+    def __init__(self, room: rtc.Room, *, rate: int = 16000) -> None:
+        self.room = room
+        self.rate = rate
+        self.source = rtc.AudioSource(rate, 1)
+        self.track = rtc.LocalAudioTrack.create_audio_track("microphone", self.source)
+        self.publication: rtc.LocalTrackPublication | None = None
+
+    async def publish(self) -> str:
+        self.publication = await self.room.local_participant.publish_track(
+            self.track, rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)
+        )
+        return self.publication.sid
+
+    async def play(self, samples: np.ndarray) -> None:
+        """Play float samples in [-1, 1] at ``rate``, in real time (the source paces us)."""
+        frame = self.rate * FRAME_MS // 1000
+        pcm = np.clip(samples * 32768, -32768, 32767).astype(np.int16)
+        if len(pcm) % frame:
+            pcm = np.concatenate([pcm, np.zeros(frame - len(pcm) % frame, np.int16)])
+        for start in range(0, len(pcm), frame):
+            chunk = pcm[start : start + frame]
+            await self.source.capture_frame(rtc.AudioFrame(chunk.tobytes(), self.rate, 1, frame))
+        await self.source.wait_for_playout()
+
+    async def silence(self, seconds: float) -> None:
+        await self.play(np.zeros(int(seconds * self.rate), dtype=np.float32))
+
+
+@dataclass
+class ReceivedCaption:
+    sender: str
+    attributes: dict[str, str]
+    text: str
+    at: float
+
+    @property
+    def final(self) -> bool:
+        return self.attributes.get("lk.transcription_final") == "true"
+
+    @property
+    def language(self) -> str:
+        return self.attributes.get("language", "")
+
+    @property
+    def translated(self) -> bool:
+        return self.attributes.get("translated") == "true"
+
+
+@dataclass
+class Listener:
+    """Records every caption (text streams and data messages) and the audio of tracks whose
+    name is accepted by ``want_track``."""
+
+    room: rtc.Room
+    want_track: Callable[[rtc.RemoteTrackPublication, rtc.RemoteParticipant], bool] = (
+        lambda pub, p: False
+    )
+    captions: list[ReceivedCaption] = field(default_factory=list)
+    data_captions: list[dict[str, object]] = field(default_factory=list)
+    audio: dict[tuple[str, str], list[tuple[float, np.ndarray]]] = field(default_factory=dict)
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def start(self) -> None:
+        self.room.register_text_stream_handler(TRANSCRIPTION_TOPIC, self._on_text_stream)
+        self.room.on("data_received", self._on_data)
+        self.room.on("track_published", self._on_published)
+        self.room.on("track_subscribed", self._on_subscribed)
+        for p in self.room.remote_participants.values():
+            for pub in p.track_publications.values():
+                self._on_published(pub, p)
+
+    def _on_text_stream(self, reader: rtc.TextStreamReader, sender: str) -> None:
+        async def read() -> None:
+            text = await reader.read_all()
+            attrs = dict(reader.info.attributes or {})
+            self.captions.append(ReceivedCaption(sender, attrs, text, time.time()))
+
+        self._spawn(read())
+
+    def _on_data(self, packet: rtc.DataPacket) -> None:
+        if packet.topic == CAPTIONS_DATA_TOPIC:
+            self.data_captions.append(json.loads(packet.data))
+
+    def _on_published(self, pub: rtc.RemoteTrackPublication, p: rtc.RemoteParticipant) -> None:
+        if self.want_track(pub, p):
+            pub.set_subscribed(True)
+
+    def _on_subscribed(
+        self, track: rtc.Track, pub: rtc.RemoteTrackPublication, p: rtc.RemoteParticipant
+    ) -> None:
+        if track.kind == rtc.TrackKind.KIND_AUDIO and self.want_track(pub, p):
+            self._spawn(self._record(track, (p.identity, pub.name)))
+
+    async def _record(self, track: rtc.Track, key: tuple[str, str]) -> None:
+        chunks = self.audio.setdefault(key, [])
+        stream = rtc.AudioStream.from_track(track=track, sample_rate=16000, num_channels=1)
+        try:
+            async for ev in stream:
+                data = np.frombuffer(ev.frame.data, dtype=np.int16).astype(np.float32) / 32768
+                chunks.append((time.time(), data))
+        finally:
+            await stream.aclose()
+
+    def recorded(self, identity: str, track_name: str) -> np.ndarray:
+        chunks = self.audio.get((identity, track_name), [])
+        if not chunks:
+            return np.zeros(0, dtype=np.float32)
+        return np.concatenate([c for _, c in chunks]).astype(np.float32)
+
+    def first_loud_audio_at(
+        self, identity: str, track_name: str, threshold: float = 0.01
+    ) -> float | None:
+        for at, chunk in self.audio.get((identity, track_name), []):
+            if len(chunk) and float(np.sqrt(np.mean(chunk**2))) > threshold:
+                return at
+        return None
+
+    def finals(
+        self,
+        *,
+        language: str | None = None,
+        sender: str | None = None,
+        translated: bool | None = None,
+    ) -> list[ReceivedCaption]:
+        return [
+            c
+            for c in self.captions
+            if c.final
+            and (language is None or c.language == language)
+            and (sender is None or c.sender == sender)
+            and (translated is None or c.translated == translated)
+        ]
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def aclose(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
