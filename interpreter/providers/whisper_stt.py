@@ -654,14 +654,14 @@ class WhisperRecognizeStream(stt.RecognizeStream):
         to the next word) and agreement starts afresh on the rest. This is what lets a
         monologue be interpreted sentence by sentence.
         """
+        # the previous decode may have ended right on the boundary; this one must have heard
+        # the speaker go on past it
+        seen = _boundary(words, spoken_past=False)
+        previous, utt.boundary = utt.boundary, (words[seen].end if seen is not None else None)
         boundary = _boundary(words)
-        previous, utt.boundary = (
-            utt.boundary,
-            (words[boundary].end if boundary is not None else None),
-        )
-        if boundary is None or previous is None or utt.boundary is None:
+        if boundary is None or previous is None:
             return False
-        if abs(utt.boundary - previous) > _BOUNDARY_TOLERANCE:
+        if abs(words[boundary].end - previous) > _BOUNDARY_TOLERANCE:
             return False
         return self._commit(utt, words[: boundary + 1], words[boundary + 1].start, transcript)
 
@@ -695,14 +695,14 @@ class WhisperRecognizeStream(stt.RecognizeStream):
         return True
 
 
-def _boundary(words: Sequence[Word]) -> int | None:
-    """Index of the last word that ends a sentence (else a clause of enough words) and is
-    followed by more speech."""
-    spoken_past = range(len(words) - 1)
-    for i in reversed(spoken_past):
+def _boundary(words: Sequence[Word], *, spoken_past: bool = True) -> int | None:
+    """Index of the last word that ends a sentence (else a clause of enough words); with
+    ``spoken_past``, only one followed by more speech."""
+    candidates = range(len(words) - 1 if spoken_past else len(words))
+    for i in reversed(candidates):
         if words[i].text.strip().endswith(_SENTENCE_END):
             return i
-    for i in reversed(spoken_past):
+    for i in reversed(candidates):
         if i + 1 >= _MIN_CLAUSE_WORDS and words[i].text.strip().endswith(_CLAUSE_END):
             return i
     return None
