@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export PYTHONPATH := $(CURDIR)
 PY := $(CURDIR)/.venv/bin/python
 
-.PHONY: up test setup setup-test lint typecheck unit integration clean
+.PHONY: up test setup setup-test lint typecheck unit integration bench clean
 
 up: setup
 	$(PY) -m interpreter up
@@ -29,6 +29,13 @@ unit: setup-test
 
 integration: setup-test
 	$(PY) -m pytest -m integration
+
+bench: setup-test
+	$(PY) -m bench.stt
+	$(PY) -m bench.tts
+	$(PY) -m bench.mt
+	$(PY) -m bench.meeting
+	$(PY) -m bench.meeting --capacity
 
 clean:
 	rm -rf .venv .pytest_cache .mypy_cache .ruff_cache
