@@ -39,6 +39,8 @@ logger = logging.getLogger("interpreter.worker")
 TRANSLATOR_PREFIX = "translator-"
 SOURCE_ATTRIBUTE = "interpreter.source"
 LANGUAGES_ATTRIBUTE = "interpreter.languages"
+ROLE_ATTRIBUTE = "role"
+INTERPRETER_ROLE = "interpreter"
 DEMAND_POLL = 1.0
 
 
@@ -127,12 +129,19 @@ class _Translator:
 
     async def refresh(self) -> None:
         speaker = self.room.remote_participants.get(self.speaker)
+        interpreter = False
         if speaker is not None:
             self.speaker_language = _declared_language(dict(speaker.attributes))
-        wanted = self.demand.wanted(
-            self._listeners(),
-            room=room_languages(self.room.metadata or ""),
-            speaker_language=self.speaker_language,
+            interpreter = speaker.attributes.get(ROLE_ATTRIBUTE) == INTERPRETER_ROLE
+        # a human interpreter is already the translation: caption their speech, voice nothing
+        wanted = (
+            frozenset()
+            if interpreter
+            else self.demand.wanted(
+                self._listeners(),
+                room=room_languages(self.room.metadata or ""),
+                speaker_language=self.speaker_language,
+            )
         )
         change = self.demand.update(wanted, now=time.monotonic())
         allowed = self.stack.recognisable(self._room_wide_languages())

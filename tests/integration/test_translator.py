@@ -281,3 +281,131 @@ async def test_silence_and_noise_publish_no_caption(
         await ana_room.disconnect()
         await lena.aclose()
         await lena_room.disconnect()
+
+
+def _metric(text: str, name: str, **labels: str) -> float:
+    """Sum of the samples of ``name`` whose labels include ``labels``."""
+    total = 0.0
+    for line in text.splitlines():
+        if not line.startswith(name + "{") and not line.startswith(name + " "):
+            continue
+        head, value = line.rsplit(" ", 1)
+        if all(f'{k}="{v}"' in head for k, v in labels.items()):
+            total += float(value)
+    return total
+
+
+async def test_a_failing_language_does_not_stop_the_others_and_republishing_is_picked_up(
+    livekit_server: LiveKitFixture, worker: WorkerProcess, tmp_path: Path
+) -> None:
+    """German has no embedded translation from Spanish: its lane fails, English goes on. Then
+    the speaker unpublishes and republishes the microphone and is interpreted again."""
+    room_name = "resilience"
+    first = render(SPANISH[:1], "es", tmp_path / "first.wav")
+    second = render(SPANISH[1:2], "es", tmp_path / "second.wav")
+    rooms: list[rtc.Room] = []
+    try:
+        lena_room = await livekit_server.connect(
+            room_name, "lena", attributes={"language": "en"}, auto_subscribe=False
+        )
+        rooms.append(lena_room)
+        rooms.append(
+            await livekit_server.connect(
+                room_name, "dieter", attributes={"language": "de"}, auto_subscribe=False
+            )
+        )
+        lena = Listener(lena_room)
+        lena.start()
+        ana_room = await livekit_server.connect(room_name, "ana", attributes={"language": "es"})
+        rooms.append(ana_room)
+        ana = Speaker(ana_room)
+        await ana.publish()
+        await wait_for(
+            lambda: {"en", "de"} <= translator_tracks(lena_room, "ana"),
+            within=READY,
+            what="the 'en' and 'de' tracks",
+        )
+        await wait_for(worker.settled, within=READY, what="the worker's idle process")
+        await ana.silence(0.5)
+        await ana.play(first)
+        await ana.silence(2)
+        await wait_for(
+            lambda: len(lena.finals(language="en", translated=True)) >= 1,
+            within=20,
+            what="English despite German failing",
+        )
+        assert lena.finals(language="de") == []
+        errors = await asyncio.to_thread(worker.metrics)
+        assert (
+            _metric(errors, "interpreter_stage_errors_total", stage="translation", language="de")
+            >= 1
+        )
+
+        # the microphone goes away and comes back: the translator picks the new track up
+        assert ana.publication is not None
+        await ana_room.local_participant.unpublish_track(ana.publication.sid)
+        ana = Speaker(ana_room)
+        await ana.publish()
+        before = len(lena.finals(language="en", translated=True))
+        await asyncio.sleep(2)
+        await ana.play(second)
+        await ana.silence(2)
+        await wait_for(
+            lambda: len(lena.finals(language="en", translated=True)) > before,
+            within=20,
+            what="captions after the microphone was republished",
+        )
+        assert "more time" in lena.finals(language="en", translated=True)[-1].text
+        await lena.aclose()
+    finally:
+        for r in rooms:
+            await r.disconnect()
+
+
+async def test_an_interpreter_is_captioned_not_translated_and_metrics_are_served(
+    livekit_server: LiveKitFixture, worker: WorkerProcess, tmp_path: Path
+) -> None:
+    room_name = "booth"
+    speech = render(ENGLISH[:1], "en", tmp_path / "en.wav")
+    rooms: list[rtc.Room] = []
+    try:
+        pablo_room = await livekit_server.connect(
+            room_name, "pablo", attributes={"language": "es"}, auto_subscribe=False
+        )
+        rooms.append(pablo_room)
+        pablo = Listener(pablo_room)
+        pablo.start()
+        ines_room = await livekit_server.connect(
+            room_name, "ines", attributes={"language": "en", "role": "interpreter"}
+        )
+        rooms.append(ines_room)
+        ines = Speaker(ines_room)
+        await ines.publish()
+        await wait_for(
+            lambda: "translator-ines" in pablo_room.remote_participants,
+            within=READY,
+            what="the interpreter's captioning agent",
+        )
+        await wait_for(worker.settled, within=READY, what="the worker's idle process")
+        await ines.silence(0.5)
+        await ines.play(speech)
+        await ines.silence(2)
+        await wait_for(
+            lambda: len(pablo.finals(language="en")) >= 1,
+            within=20,
+            what="the interpreter's caption",
+        )
+        assert pablo.finals(translated=True) == []
+        assert translator_tracks(pablo_room, "ines") == set()
+        text = await asyncio.to_thread(worker.metrics)
+        for name in (
+            "interpreter_stt_final_seconds_count",
+            "interpreter_caption_published_seconds_count",
+            "interpreter_translation_done_seconds_count",
+            "interpreter_first_audio_seconds_count",
+        ):
+            assert _metric(text, name) >= 1, f"{name} missing from /metrics"
+        await pablo.aclose()
+    finally:
+        for r in rooms:
+            await r.disconnect()

@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,14 +89,16 @@ class LiveKitFixture:
         return r
 
 
-def worker_env(server: LiveKitFixture, *, worker_port: int, data_dir: Path) -> dict[str, str]:
+def worker_env(
+    server: LiveKitFixture, *, worker_port: int, metrics_port: int, data_dir: Path
+) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         {
             "PYTHONPATH": str(REPO),
             "LIVEKIT_URL": server.url,
             "INTERPRETER_WORKER_PORT": str(worker_port),
-            "INTERPRETER_METRICS_PORT": str(free_port()),
+            "INTERPRETER_METRICS_PORT": str(metrics_port),
             "INTERPRETER_DATA_DIR": str(data_dir),
             "INTERPRETER_LOG_LEVEL": "INFO",
         }
@@ -110,12 +113,18 @@ class WorkerProcess:
 
     def __init__(self, server: LiveKitFixture, log_file: Path) -> None:
         self.port = free_port()
+        self.metrics_port = free_port()
         self.log_file = log_file
         self._log = open(log_file, "wb")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "interpreter", "worker"],
             cwd=REPO,
-            env=worker_env(server, worker_port=self.port, data_dir=log_file.parent / "worker-data"),
+            env=worker_env(
+                server,
+                worker_port=self.port,
+                metrics_port=self.metrics_port,
+                data_dir=log_file.parent / "worker-data",
+            ),
             stdin=subprocess.DEVNULL,
             stdout=self._log,
             stderr=subprocess.STDOUT,
@@ -131,6 +140,12 @@ class WorkerProcess:
 
     def log(self) -> str:
         return self.log_file.read_text(errors="replace")
+
+    def metrics(self) -> str:
+        """The worker's Prometheus exposition (job processes included)."""
+        url = f"http://127.0.0.1:{self.metrics_port}/metrics"
+        with urllib.request.urlopen(url, timeout=5) as r:
+            return str(r.read().decode())
 
     def settled(self) -> bool:
         """No job process is loading models right now (a new job starts the next idle
