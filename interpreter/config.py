@@ -81,6 +81,19 @@ class Settings(BaseSettings):
         repr=False,
     )
 
+    translation_llm_model: str | None = Field(
+        default=None,
+        description="translate with this LLM (OpenAI or any OpenAI-compatible server) first",
+    )
+    translation_llm_url: str | None = Field(
+        default=None, description="base URL of an OpenAI-compatible server (vLLM, Ollama, ...)"
+    )
+    openai_api_key: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("OPENAI_API_KEY", "INTERPRETER_OPENAI_API_KEY"),
+        repr=False,
+    )
+
     server_version: str = Field(default=LIVEKIT_SERVER_VERSION, pattern=r"^v\d+\.\d+\.\d+$")
     server_bin: Path | None = Field(
         default=None, description="use this livekit-server binary instead of building one"
@@ -98,6 +111,11 @@ class Settings(BaseSettings):
             raise ValueError(
                 "LIVEKIT_API_SECRET must be at least 32 characters "
                 "(leave both unset to use the development keys)"
+            )
+        if self.translation_llm_model and not (self.openai_api_key or self.translation_llm_url):
+            raise ValueError(
+                "INTERPRETER_TRANSLATION_LLM_MODEL needs OPENAI_API_KEY (for OpenAI) or"
+                " INTERPRETER_TRANSLATION_LLM_URL (for an OpenAI-compatible server)"
             )
         ports = [self.livekit_port, self.livekit_tcp_port, self.livekit_udp_port]
         if len(set(ports)) != len(ports):

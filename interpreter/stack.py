@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from livekit.agents import stt, tts
+from livekit.agents import NOT_GIVEN, stt, tts
 
+from interpreter.config import Settings, load_settings
 from interpreter.pipeline import Translator
 from languages import WHISPER_LANGUAGES, Language, primary
+
+if TYPE_CHECKING:
+    from interpreter.translation import TranslationEngine
 
 __all__ = ["EmbeddedStack"]
 
@@ -27,7 +31,8 @@ INTERIM_INTERVAL = 0.6
 class EmbeddedStack:
     """Offline providers, shared by every job this process runs."""
 
-    def __init__(self) -> None:
+    def __init__(self, settings: Settings | None = None) -> None:
+        self._settings = settings or load_settings()
         self._translator: Translator | None = None
 
     def prewarm(self) -> None:
@@ -64,8 +69,28 @@ class EmbeddedStack:
         if self._translator is None:
             from interpreter.translation import ApertiumEngine, TranslationRouter
 
-            self._translator = TranslationRouter(engines=(ApertiumEngine(),))
+            self._translator = TranslationRouter(
+                engines=(ApertiumEngine(),), preferred=self._llm_translation()
+            )
         return self._translator
+
+    def _llm_translation(self) -> TranslationEngine | None:
+        """The configured LLM translator (tried first; the embedded engines stay as fallback)."""
+        s = self._settings
+        if not s.translation_llm_model:
+            return None
+        from livekit.plugins import openai
+
+        from interpreter.translation import LLMTranslationEngine
+
+        llm = openai.LLM(
+            model=s.translation_llm_model,
+            # an OpenAI-compatible server may need no key; the client insists on one
+            api_key=s.openai_api_key or "unused",
+            base_url=s.translation_llm_url or NOT_GIVEN,
+        )
+        logger.info("LLM translation configured", extra={"model": s.translation_llm_model})
+        return LLMTranslationEngine(llm=llm)
 
     def tts(self, language: Language, *, speaker: str) -> tts.TTS[Any]:
         from interpreter.providers.local_tts import LocalTTS

@@ -1,0 +1,42 @@
+"""The provider factory: the embedded default, and an LLM translator by configuration."""
+
+from __future__ import annotations
+
+import pytest
+
+from interpreter.config import load_settings
+from interpreter.errors import ConfigError
+from interpreter.stack import EmbeddedStack
+from interpreter.translation import LLMTranslationEngine, TranslationRouter
+from languages import Language
+
+
+def test_default_translator_is_the_embedded_router_without_llm() -> None:
+    stack = EmbeddedStack(load_settings())
+    translator = stack.translator()
+    assert isinstance(translator, TranslationRouter)
+    assert stack._llm_translation() is None
+    assert (Language("es"), Language("en")) in translator.supported_pairs()
+
+
+def test_configured_llm_is_preferred(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    settings = load_settings(
+        translation_llm_model="local-model", translation_llm_url="http://127.0.0.1:9/v1"
+    )
+    engine = EmbeddedStack(settings)._llm_translation()
+    assert isinstance(engine, LLMTranslationEngine)
+
+
+def test_llm_model_without_key_or_url_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    with pytest.raises(ConfigError, match="OPENAI_API_KEY"):
+        load_settings(translation_llm_model="gpt-4.1-mini")
+
+
+def test_stt_is_limited_to_languages_whisper_knows() -> None:
+    stack = EmbeddedStack(load_settings())
+    assert stack.recognisable([Language("es"), Language("ga"), Language("en")]) == (
+        Language("en"),
+        Language("es"),
+    )
