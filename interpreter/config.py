@@ -107,7 +107,11 @@ class Settings(BaseSettings):
         if bool(self.livekit_api_key) != bool(self.livekit_api_secret):
             missing = "LIVEKIT_API_SECRET" if self.livekit_api_key else "LIVEKIT_API_KEY"
             raise ValueError(f"{missing} must be set too: API key and secret come as a pair")
-        if self.livekit_api_secret is not None and len(self.livekit_api_secret) < 32:
+        if (
+            self.livekit_api_secret is not None
+            and len(self.livekit_api_secret) < 32
+            and (self.livekit_api_key, self.livekit_api_secret) != (DEV_API_KEY, DEV_API_SECRET)
+        ):
             raise ValueError(
                 "LIVEKIT_API_SECRET must be at least 32 characters "
                 "(leave both unset to use the development keys)"
@@ -124,8 +128,11 @@ class Settings(BaseSettings):
 
     @property
     def dev_keys(self) -> bool:
-        """True when no key pair is configured and the public development keys are used."""
-        return self.livekit_api_key is None
+        """True when the public development keys are used (configured or by default)."""
+        return self.livekit_api_key in (None, DEV_API_KEY) and self.livekit_api_secret in (
+            None,
+            DEV_API_SECRET,
+        )
 
     @property
     def api_key(self) -> str:

@@ -83,3 +83,12 @@ def test_settings_are_immutable() -> None:
     s = Settings()
     with pytest.raises(ValueError):
         s.host = "0.0.0.0"
+
+
+def test_the_development_pair_is_accepted_when_given_explicitly(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # livekit-agents hands its job processes the worker's keys through the environment
+    monkeypatch.setenv("LIVEKIT_API_KEY", "devkey")
+    monkeypatch.setenv("LIVEKIT_API_SECRET", "secret")
+    assert load_settings().dev_keys
