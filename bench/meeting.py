@@ -159,6 +159,7 @@ def onsets(chunks: list[tuple[float, np.ndarray]], *, gap: float = 0.15) -> list
 def measure(run: Run, listeners: dict[str, Listener]) -> dict[str, Any]:
     caption_lat: list[tuple[float, float]] = []  # (phrase end relative to start, latency)
     voice_lat: list[float] = []
+    detail: list[dict[str, Any]] = []
     missing = 0
     for phrase in run.phrases:
         for lang, listener in listeners.items():
@@ -172,9 +173,20 @@ def measure(run: Run, listeners: dict[str, Listener]) -> dict[str, Any]:
             ]
             if not finals:
                 missing += 1
+                detail.append({"speaker": phrase.speaker, "target": lang, "missing": True})
                 continue
             caption = min(finals, key=lambda c: c.at)
             caption_lat.append((phrase.ended_at - run.started, caption.at - phrase.ended_at))
+            detail.append(
+                {
+                    "speaker": phrase.speaker,
+                    "target": lang,
+                    "ended_s": round(phrase.ended_at - run.started, 2),
+                    "caption_latency_s": round(caption.at - phrase.ended_at, 2),
+                    "source": phrase.text,
+                    "caption": caption.text,
+                }
+            )
             track = listener.audio.get((f"translator-{phrase.speaker}", lang), [])
             later = [t for t in onsets(track) if t >= caption.at - 0.3]
             if later:
@@ -201,6 +213,7 @@ def measure(run: Run, listeners: dict[str, Listener]) -> dict[str, Any]:
             "first_minute_p50": percentile(first, 50),
             "last_minute_p50": percentile(last, 50),
         },
+        "per_phrase": detail,
     }
 
 

@@ -24,7 +24,7 @@ __all__ = ["EmbeddedStack"]
 
 logger = logging.getLogger("interpreter.stack")
 
-INTERIM_INTERVAL = 0.6
+INTERIM_INTERVAL = 0.5
 """Seconds of new audio between interim decodes (skipped while the CPU is still busy)."""
 
 

@@ -719,7 +719,7 @@ def _pcm(frames: Sequence[rtc.AudioFrame]) -> npt.NDArray[np.int16]:
 _SENTENCE_END = (".", "!", "?", "。", "！", "？", "…")
 _CLAUSE_END = (",", ";", ":", "，", "；", "：", "、")
 _MIN_CLAUSE_WORDS = 8
-_BOUNDARY_TOLERANCE = 0.3  # seconds
+_BOUNDARY_TOLERANCE = 0.5  # seconds
 # Rejections that mean the audio held no speech (a repetition loop may still hide speech).
 _NOT_SPEECH = frozenset({"no_speech", "low_logprob", "hallucination"})
 
