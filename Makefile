@@ -9,7 +9,7 @@ up: setup
 	$(PY) -m interpreter up
 
 test: setup-test lint typecheck
-	$(PY) -m pytest -v
+	scripts/pg_test_server.sh run $(PY) -m pytest -v
 
 setup:
 	@scripts/setup.sh run

@@ -71,14 +71,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     up = sub.add_parser(
         "up",
-        help="run everything: LiveKit server, translator worker (Ctrl-C stops all)",
+        help="run everything: LiveKit server, translator worker, web app (Ctrl-C stops all)",
         description="Install the LiveKit server if needed, start it on loopback, start the "
-        "translator worker, print the URLs, and stop everything on Ctrl-C or SIGTERM.",
+        "translator worker and the web app, print the URLs, and stop everything on Ctrl-C or "
+        "SIGTERM.",
     )
     _add_common(up)
     _add_server_ports(up)
     up.add_argument("--worker-port", type=int, help="worker health port (8081)")
     up.add_argument("--metrics-port", type=int, help="worker Prometheus metrics port (8082)")
+    up.add_argument("--web-port", type=int, help="web app port (8080)")
 
     server = sub.add_parser(
         "server",
@@ -94,6 +96,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="build/cache the pinned server binary, print its path, and exit",
     )
 
+    webapp = sub.add_parser(
+        "web",
+        help="run the web app alone (token service, page, transcript downloads)",
+        description="Serve the web page and its API on INTERPRETER_WEB_PORT (8080).",
+    )
+    _add_common(webapp)
+    webapp.add_argument("--port", dest="web_port", type=int, help="web app port (8080)")
+    webapp.add_argument("--url", dest="livekit_url", help="LiveKit server URL (LIVEKIT_URL)")
+
     worker = sub.add_parser(
         "worker",
         help="run the translator worker alone against a running LiveKit server",
@@ -102,11 +113,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_common(worker)
     _add_worker_options(worker)
+
+    from interpreter.transcript_cli import add_transcript_parser
+
+    _add_common(add_transcript_parser(sub))
     return parser
 
 
 def _settings_from(args: argparse.Namespace) -> Settings:
-    overrides = {k: v for k, v in vars(args).items() if k not in ("command", "install_only")}
+    transcript_args = ("transcript_command", "room", "lang", "fmt", "meeting", "output", "json")
+    skip = ("command", "install_only", "older_than", *transcript_args)
+    overrides = {k: v for k, v in vars(args).items() if k not in skip}
     return load_settings(**overrides)
 
 
@@ -123,6 +140,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_up(settings)
         if args.command == "server":
             return _run_server(settings, install_only=args.install_only)
+        if args.command == "transcript":
+            from captions.store import database_url
+            from interpreter.transcript_cli import run_transcript
+
+            return run_transcript(
+                args,
+                db_url=database_url(db_url=settings.db_url, data_dir=settings.data_dir),
+                retention_days=settings.transcript_retention_days,
+            )
+        if args.command == "web":
+            from web.app import run_web
+
+            return run_web(settings)
         if args.command == "worker":
             from interpreter.worker import run_worker
 

@@ -100,6 +100,16 @@ class Settings(BaseSettings):
     )
     cache_dir: Path = Field(default_factory=default_cache_dir)
     data_dir: Path = Field(default_factory=default_data_dir)
+    db_url: str | None = Field(
+        default=None,
+        repr=False,  # may hold a password
+        description="transcript database (SQLAlchemy URL); default SQLite in the data directory",
+    )
+    transcript_retention_days: float | None = Field(
+        default=None,
+        ge=0,
+        description="'transcript purge' deletes meetings older than this; unset keeps all",
+    )
     log_level: LogLevel = "INFO"
 
     @model_validator(mode="after")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
@@ -23,6 +24,7 @@ from livekit import rtc
 from livekit.agents import stt, tts, utils
 
 from captions import Caption, CaptionPublisher
+from captions.store import Meeting, TranscriptWriter
 from interpreter import metrics
 from interpreter.errors import InterpreterError, UnknownLanguageError
 from interpreter.voice_channel import VoiceChannel, VoiceUnit
@@ -131,6 +133,7 @@ class _Lane:
         translated_at = p.clock()
         metrics.TRANSLATION_DONE.labels(self.language).observe(translated_at - unit.speech_end)
         caption = p.caption(unit, language=self.language, text=text)
+        await p.record(caption)
         await p.captions.publish(caption)
         published_at = p.clock()
         metrics.CAPTION_PUBLISHED.labels(self.language, "true").observe(
@@ -165,13 +168,22 @@ class SpeakerPipeline:
         translator: Translator,
         tts_factory: Callable[[Language], tts.TTS[Any]],
         captions: CaptionPublisher,
+        transcripts: TranscriptWriter | None = None,
+        meeting: Meeting | None = None,
+        interpreter: bool = False,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.speaker_identity = speaker_identity
         self.speaker_name = speaker_name
         self.translator = translator
         self.captions = captions
+        self.transcripts = transcripts
+        self.meeting = meeting
+        self.interpreter = interpreter
         self.clock = clock
+        # Segment ids must differ between two runs of a translator for the same speaker (a
+        # restarted agent) or the store's upsert would overwrite the earlier lines.
+        self._id_prefix = f"{speaker_identity}-{secrets.token_hex(3)}"
         self._room = room
         self._stt = stt
         self._tts_factory = tts_factory
@@ -227,6 +239,34 @@ class SpeakerPipeline:
             wall_time=unit.speech_end,
         )
 
+    async def record(self, caption: Caption) -> None:
+        """Store a final caption before it is published (a crash loses nothing anyone saw).
+
+        A store that stays unavailable after its own retries is logged and counted; the
+        caption is still published, so listeners keep their captions during an outage.
+        """
+        if self.transcripts is None or self.meeting is None:
+            return
+        try:
+            if caption.translated:
+                engine = str(getattr(self.translator, "name", ""))
+                await self.transcripts.save_translation(self.meeting, caption, engine=engine)
+            else:
+                await self.transcripts.save_segment(
+                    self.meeting, caption, interpreter=self.interpreter
+                )
+        except InterpreterError as e:
+            metrics.STAGE_ERRORS.labels("transcript", caption.language).inc()
+            logger.error(
+                "transcript write failed",
+                extra={
+                    "segment_id": caption.segment_id,
+                    "language": caption.language,
+                    "error": e.message,
+                    "retryable": e.retryable,
+                },
+            )
+
     async def run(self, track: rtc.Track, *, track_sid: str) -> None:
         """Interpret ``track`` until it ends (unsubscribed, unpublished, speaker gone)."""
         self._track_sid = track_sid
@@ -262,7 +302,7 @@ class SpeakerPipeline:
             await self._on_final(data)
 
     def _segment_id(self) -> str:
-        return f"{self.speaker_identity}-{self._unit_count + 1}"
+        return f"{self._id_prefix}-{self._unit_count + 1}"
 
     def _language_of(self, data: stt.SpeechData) -> Language | None:
         try:
@@ -313,7 +353,9 @@ class SpeakerPipeline:
         self._unit_count += 1
         self._last_interim = ""
         self._recent.append(unit.text)
-        await self.captions.publish(self.caption(unit, language=language, text=unit.text))
+        caption = self.caption(unit, language=language, text=unit.text)
+        await self.record(caption)
+        await self.captions.publish(caption)
         metrics.CAPTION_PUBLISHED.labels(language, "false").observe(self.clock() - speech_end)
         for lane in self._lanes.values():
             lane.put(unit)

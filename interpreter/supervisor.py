@@ -1,4 +1,4 @@
-"""`up`: the LiveKit server and the translator worker together, stopped together.
+"""`up`: the LiveKit server, the translator worker and the web app, stopped together.
 
 Children run in their own sessions (so a terminal's Ctrl-C reaches only us and we stop them in
 order) and get SIGTERM from the kernel if this process dies (PR_SET_PDEATHSIG); on the way out
@@ -68,8 +68,21 @@ def run_up(settings: Settings) -> int:
             interrupted=stopping,
         )
 
+        web = _spawn("web", settings, log_dir / "web.log")
+        children.append(("web app", web))
+        web_url = f"http://{settings.host}:{settings.web_port}/"
+        wait_http_ok(
+            web_url + "api/config",
+            proc=web,
+            timeout=60.0,
+            what="web app",
+            interrupted=stopping,
+            detail=f"; see {log_dir / 'web.log'}",
+        )
+
         print(
-            "\nLive interpreter is running:\n"
+            "\nLive interpreter is running. Open this page in your browser:\n"
+            f"  {web_url}\n\n"
             f"  LiveKit server   {server.ws_url}   (HTTP {server.http_url}/)\n"
             f"  API key/secret   {settings.api_key} / "
             f"{settings.api_secret if settings.dev_keys else '(from LIVEKIT_API_SECRET)'}"
@@ -119,7 +132,16 @@ def _spawn(command: str, settings: Settings, log_file: Path) -> subprocess.Popen
     if settings.dev_keys:
         env.pop("LIVEKIT_API_KEY")
         env.pop("LIVEKIT_API_SECRET")
-    for field in ("host", "worker_port", "metrics_port", "log_level", "cache_dir", "data_dir"):
+    fields = (
+        "host",
+        "worker_port",
+        "metrics_port",
+        "web_port",
+        "log_level",
+        "cache_dir",
+        "data_dir",
+    )
+    for field in fields:
         env[f"INTERPRETER_{field.upper()}"] = str(getattr(settings, field))
     with open(log_file, "ab") as log:
         return subprocess.Popen(

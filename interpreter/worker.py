@@ -24,7 +24,8 @@ from livekit.agents.worker import ServerType
 from livekit.protocol import models
 
 from captions import CaptionPublisher
-from interpreter.config import Settings
+from captions.store import Meeting, TranscriptStore, database_url
+from interpreter.config import Settings, load_settings
 from interpreter.demand import LANGUAGE_ATTRIBUTE, LanguageDemand, Listener, room_languages
 from interpreter.errors import UnknownLanguageError
 from interpreter.pipeline import SpeakerPipeline
@@ -82,11 +83,19 @@ def _declared_language(attributes: dict[str, str] | None) -> Language | None:
 class _Translator:
     """The live state of one translator agent in its room."""
 
-    def __init__(self, ctx: JobContext, stack: EmbeddedStack) -> None:
+    def __init__(
+        self,
+        ctx: JobContext,
+        stack: EmbeddedStack,
+        *,
+        transcripts: TranscriptStore | None = None,
+        meeting: Meeting | None = None,
+    ) -> None:
         self.ctx = ctx
         self.room = ctx.room
         self.speaker = ctx.job.participant.identity
         self.stack = stack
+        self.transcripts = transcripts
         self.demand = LanguageDemand(speaker_identity=self.speaker)
         speaker = self.room.remote_participants.get(self.speaker)
         self.speaker_language = _declared_language(
@@ -101,6 +110,8 @@ class _Translator:
             translator=stack.translator(),
             tts_factory=lambda lang: stack.tts(lang, speaker=self.speaker),
             captions=CaptionPublisher(participant=self.room.local_participant),
+            transcripts=transcripts,
+            meeting=meeting,
         )
         self._refresh_needed = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -133,6 +144,7 @@ class _Translator:
         if speaker is not None:
             self.speaker_language = _declared_language(dict(speaker.attributes))
             interpreter = speaker.attributes.get(ROLE_ATTRIBUTE) == INTERPRETER_ROLE
+            self.pipeline.interpreter = interpreter
         # a human interpreter is already the translation: caption their speech, voice nothing
         wanted = (
             frozenset()
@@ -201,6 +213,8 @@ class _Translator:
         tasks = [*self._tasks, *([self._audio_task] if self._audio_task else [])]
         await utils.aio.cancel_and_wait(*tasks)
         await self.pipeline.aclose()
+        if self.transcripts is not None:  # shutdown callbacks run concurrently: close it here
+            await self.transcripts.aclose()
 
 
 async def translator_session(ctx: JobContext) -> None:
@@ -209,7 +223,13 @@ async def translator_session(ctx: JobContext) -> None:
     if not isinstance(stack, EmbeddedStack):
         stack = EmbeddedStack()
     await ctx.connect(auto_subscribe=AutoSubscribe.SUBSCRIBE_NONE)
-    agent = _Translator(ctx, stack)
+    # job processes inherit the environment, so INTERPRETER_DB_URL reaches them
+    settings = load_settings()
+    transcripts = await TranscriptStore.open(
+        database_url(db_url=settings.db_url, data_dir=settings.data_dir)
+    )
+    meeting = await Meeting.from_room(ctx.room)
+    agent = _Translator(ctx, stack, transcripts=transcripts, meeting=meeting)
     speaker = agent.speaker
     logger.info(
         "translator joined",

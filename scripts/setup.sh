@@ -16,8 +16,10 @@ say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 apt_packages=(ca-certificates espeak-ng coreutils apertium apertium-eng-spa apertium-fr-es apertium-es-pt
   apertium-spa-ita apertium-spa-cat apertium-eng-cat apertium-es-gl apertium-es-ro apertium-fra-cat)
 if [ "$profile" = "test" ]; then
-  apt_packages+=()
+  # browser tests drive Debian's Chromium; transcript tests also run against PostgreSQL
+  apt_packages+=(chromium postgresql)
 fi
+command -v npm >/dev/null || apt_packages+=(nodejs npm)
 missing=()
 for pkg in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -66,6 +68,9 @@ PY
   touch "$venv/.complete"
 fi
 ln -sfn "$venv" "$root/.venv"
+
+# --- web client assets (livekit-client from npm, served by the web app) -----------------------
+"$root/scripts/fetch_web_assets.sh" >/dev/null
 
 # --- LiveKit server ---------------------------------------------------------------------------
 say "checking the LiveKit server binary"

@@ -24,6 +24,7 @@ def _get(url: str) -> tuple[int, bytes]:
 def test_up_starts_server_and_worker_and_ctrl_c_leaves_nothing(tmp_path: Path) -> None:
     ports = free_server_ports()
     worker_port = free_port()
+    web_port = free_port()
     env = dict(
         os.environ,
         PYTHONPATH=str(REPO),
@@ -42,6 +43,7 @@ def test_up_starts_server_and_worker_and_ctrl_c_leaves_nothing(tmp_path: Path) -
             f"--udp-port={ports.udp}",
             f"--worker-port={worker_port}",
             f"--metrics-port={free_port()}",
+            f"--web-port={web_port}",
         ],
         cwd=REPO,
         env=env,
@@ -66,6 +68,9 @@ def test_up_starts_server_and_worker_and_ctrl_c_leaves_nothing(tmp_path: Path) -
         assert f"ws://127.0.0.1:{ports.http}" in output
         assert "devkey / secret" in output
         assert f"http://127.0.0.1:{worker_port}/" in output
+        assert f"http://127.0.0.1:{web_port}/" in output
+        status, page = _get(f"http://127.0.0.1:{web_port}/")
+        assert status == 200 and b"<html" in page.lower()
 
         assert _get(f"http://127.0.0.1:{ports.http}/")[0] == 200
         assert _get(f"http://127.0.0.1:{worker_port}/")[0] == 200
@@ -77,6 +82,7 @@ def test_up_starts_server_and_worker_and_ctrl_c_leaves_nothing(tmp_path: Path) -
         ours = psutil.Process(proc.pid).children(recursive=True)
         names = " ".join(" ".join(p.cmdline()) for p in ours)
         assert "livekit-server" in names and "interpreter worker" in names, names
+        assert "interpreter web" in names, names
 
         proc.send_signal(signal.SIGINT)  # what Ctrl-C in a terminal does
         rest, _ = proc.communicate(timeout=60)

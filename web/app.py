@@ -1,0 +1,457 @@
+"""The web app: the token service, the language switch, and the static meeting page.
+
+Endpoints (all JSON; every refusal is a 4xx with ``{"error": <code>, "message": <text>}``):
+
+- ``POST /api/token`` ``{room, name, language, role}`` -> ``{url, token, identity, room,
+  language, role}``. Roles: ``participant`` (may publish a microphone) and ``listener``
+  (subscribe only). The identity is made unique here (a slug of the name plus a random
+  suffix); the name and the ``language`` attribute go into the token.
+- ``POST /api/language`` ``{language}`` with ``Authorization: Bearer <token from /api/token>``:
+  sets the caller's ``language`` attribute server-side (RoomService.UpdateParticipant).
+- ``GET /api/languages``: the language picker's choices, each named in its own language.
+- ``GET /api/config``: what the page needs to know before joining.
+- ``GET /`` and ``/static/...``: the page and its assets (livekit-client is served from
+  ``web/static/vendor/``, copied there by ``scripts/fetch_web_assets.sh``; no CDN).
+
+Why the language switch goes through the server: LiveKit's ``canUpdateOwnMetadata`` grant lets a
+client set *any* of its own attributes, so a participant holding it could claim
+``role=interpreter`` or ``interpreter.*`` attributes and be taken for an interpreter. Tokens from
+this app therefore never carry that grant; the one attribute a participant may change, its
+``language``, is changed by this app with the server's own credentials after checking the
+caller's token.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+import unicodedata
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from aiohttp import web
+from livekit import api
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+
+from interpreter.config import Settings
+from interpreter.errors import ConfigError, InterpreterError, UnknownLanguageError
+from languages import Language, all_languages, english_name, native_name, normalize_language
+from web.tokens import mint_token
+
+if TYPE_CHECKING:
+    from captions.store import TranscriptStore
+
+__all__ = [
+    "LANGUAGE_ATTRIBUTE",
+    "MAX_NAME_LENGTH",
+    "ROLE_ATTRIBUTE",
+    "ROOM_PATTERN",
+    "STATIC_DIR",
+    "VENDOR_SCRIPT",
+    "LiveKitParticipants",
+    "LiveKitUnavailableError",
+    "ParticipantNotInRoomError",
+    "Participants",
+    "build_app",
+    "run_web",
+]
+
+logger = logging.getLogger("web")
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+VENDOR_SCRIPT = STATIC_DIR / "vendor" / "livekit-client.umd.js"
+"""The LiveKit browser SDK, generated at set-up by ``scripts/fetch_web_assets.sh``."""
+
+ROOM_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+"""Room names: 1-64 ASCII letters, digits, ``_`` and ``-``, starting with a letter or digit."""
+MAX_NAME_LENGTH = 64
+LANGUAGE_ATTRIBUTE = "language"
+ROLE_ATTRIBUTE = "role"
+ROLES = ("participant", "listener")
+PRIVILEGED_ROLES = ("interpreter", "agent", "admin", "translator")
+# translator agents are "translator-<speaker identity>": no human identity may look like one
+_RESERVED_PREFIXES = ("translator", "agent")
+_MAX_BODY = 4096
+_SUFFIX_BYTES = 3
+
+_PARTICIPANTS_KEY: web.AppKey[Participants] = web.AppKey("participants")
+_TOKEN_VERIFIER_KEY: web.AppKey[api.TokenVerifier] = web.AppKey("token_verifier")
+
+
+class ParticipantNotInRoomError(InterpreterError):
+    """The participant whose attribute was to change is not (or no longer) in the room."""
+
+
+class LiveKitUnavailableError(InterpreterError):
+    """The LiveKit server did not answer or refused the app's own request."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retryable=True)
+
+
+class Participants(Protocol):
+    """Changes participants' attributes with the server's credentials."""
+
+    async def set_language(self, *, room: str, identity: str, language: Language) -> None:
+        """Set ``identity``'s ``language`` attribute in ``room``.
+
+        Raises :class:`ParticipantNotInRoomError` or :class:`LiveKitUnavailableError`.
+        """
+        ...
+
+
+class LiveKitParticipants:
+    """:class:`Participants` through LiveKit's RoomService (``UpdateParticipant``)."""
+
+    def __init__(self, *, http_url: str, api_key: str, api_secret: str) -> None:
+        self._http_url = http_url
+        self._api_key = api_key
+        self._api_secret = api_secret
+        self._api: api.LiveKitAPI | None = None
+
+    async def set_language(self, *, room: str, identity: str, language: Language) -> None:
+        if self._api is None:
+            # created lazily: the client's HTTP session belongs to the running event loop
+            self._api = api.LiveKitAPI(self._http_url, self._api_key, self._api_secret)
+        request = api.UpdateParticipantRequest(
+            room=room, identity=identity, attributes={LANGUAGE_ATTRIBUTE: language}
+        )
+        try:
+            await self._api.room.update_participant(request)
+        except api.ServerError as e:
+            if e.code == "not_found" or e.status == 404:
+                raise ParticipantNotInRoomError("participant is not in the room") from e
+            raise LiveKitUnavailableError(f"LiveKit refused the update ({e.code})") from e
+        except (OSError, TimeoutError) as e:
+            raise LiveKitUnavailableError("LiveKit server unreachable") from e
+
+    async def aclose(self) -> None:
+        """Close the HTTP session to LiveKit."""
+        if self._api is not None:
+            await self._api.aclose()
+            self._api = None
+
+
+class _TokenRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    room: str
+    name: str
+    language: str
+    role: str = "participant"
+
+    @field_validator("room")
+    @classmethod
+    def _room(cls, value: str) -> str:
+        if not ROOM_PATTERN.match(value):
+            raise ValueError(
+                "room names are 1-64 letters, digits, '_' or '-', starting with a letter or digit"
+            )
+        return value
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not value:
+            raise ValueError("a display name is required")
+        if len(value) > MAX_NAME_LENGTH:
+            raise ValueError(f"the display name is longer than {MAX_NAME_LENGTH} characters")
+        if any(unicodedata.category(ch).startswith("C") for ch in value):
+            raise ValueError("the display name contains control characters")
+        return value
+
+
+class _LanguageRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    language: str
+
+
+def _error(status: int, code: str, message: str) -> web.Response:
+    return web.json_response({"error": code, "message": message}, status=status)
+
+
+class _Refusal(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.response = _error(status, code, message)
+
+
+async def _json_body(request: web.Request) -> dict[str, Any]:
+    if request.content_length is not None and request.content_length > _MAX_BODY:
+        raise _Refusal(413, "too_large", "request body too large")
+    try:
+        body = await request.json()
+    except ValueError as e:
+        raise _Refusal(400, "invalid_json", "the request body must be a JSON object") from e
+    if not isinstance(body, dict):
+        raise _Refusal(400, "invalid_json", "the request body must be a JSON object")
+    return body
+
+
+def _first_problem(e: ValidationError) -> tuple[str, str]:
+    err = e.errors()[0]
+    field = str(err["loc"][0]) if err["loc"] else ""
+    message = str(err["msg"]).removeprefix("Value error, ")
+    if err["type"] == "missing":
+        message = f"'{field}' is required"
+    elif err["type"] == "string_type":
+        message = f"'{field}' must be a string"
+    return field, message
+
+
+def _language(value: str) -> Language:
+    try:
+        return normalize_language(value)
+    except UnknownLanguageError as e:
+        raise _Refusal(400, "unknown_language", e.message) from e
+
+
+def _slug(name: str) -> str:
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")[:24].strip("-")
+    if not slug or slug.startswith(_RESERVED_PREFIXES):
+        slug = f"guest-{slug}".strip("-")[:24].strip("-")
+    return slug
+
+
+def _identity(name: str) -> str:
+    """A unique identity that still says who it is: ``ana-lima-3f9c2a``."""
+    return f"{_slug(name)}-{secrets.token_hex(_SUFFIX_BYTES)}"
+
+
+def _sort_key(lang: Language) -> str:
+    folded = unicodedata.normalize("NFKD", native_name(lang)).casefold()
+    return "".join(ch for ch in folded if not unicodedata.combining(ch))
+
+
+def _language_choices() -> list[dict[str, str]]:
+    return [
+        {"code": lang, "name": native_name(lang), "english": english_name(lang)}
+        for lang in sorted(all_languages(variants=True), key=_sort_key)
+    ]
+
+
+@web.middleware
+async def _refusals(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except _Refusal as refusal:
+        return refusal.response
+    except web.HTTPException as e:
+        if request.path.startswith("/api/") and e.status >= 400:
+            return _error(e.status, e.reason.lower().replace(" ", "_"), e.reason)
+        raise
+
+
+@web.middleware
+async def _security_headers(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    response = await handler(request)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    if request.path.startswith("/api/"):
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "media-src 'self' blob: mediastream:; connect-src 'self' ws: wss: http: https:; "
+    "worker-src 'self' blob:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+)
+
+
+def build_app(
+    settings: Settings,
+    *,
+    participants: Participants | None = None,
+    transcript_store: TranscriptStore | None = None,
+    static_dir: Path = STATIC_DIR,
+) -> web.Application:
+    """The web application for ``settings`` (LiveKit URL and keys).
+
+    ``participants`` changes attributes server-side (default: LiveKit's RoomService at
+    ``settings.http_url``); with ``transcript_store`` the transcript endpoints of
+    :mod:`web.transcripts` are mounted too (the caller opens and closes the store).
+    """
+    app = web.Application(middlewares=[_refusals, _security_headers], client_max_size=_MAX_BODY)
+    owned = participants is None
+    directory: Participants = participants or LiveKitParticipants(
+        http_url=settings.http_url, api_key=settings.api_key, api_secret=settings.api_secret
+    )
+    app[_PARTICIPANTS_KEY] = directory
+    app[_TOKEN_VERIFIER_KEY] = api.TokenVerifier(settings.api_key, settings.api_secret)
+    languages = _language_choices()
+
+    if owned and isinstance(directory, LiveKitParticipants):
+        livekit_participants = directory
+
+        async def close_livekit(_: web.Application) -> AsyncIterator[None]:
+            yield
+            await livekit_participants.aclose()
+
+        app.cleanup_ctx.append(close_livekit)
+
+    async def token(request: web.Request) -> web.Response:
+        body = await _json_body(request)
+        role = body.get("role", "participant")
+        if isinstance(role, str) and role.strip().lower() in PRIVILEGED_ROLES:
+            raise _Refusal(
+                403, "role_refused", f"the role '{role.strip().lower()}' cannot be requested here"
+            )
+        if role not in ROLES:
+            raise _Refusal(400, "invalid_role", "role must be 'participant' or 'listener'")
+        try:
+            req = _TokenRequest.model_validate(body)
+        except ValidationError as e:
+            field, message = _first_problem(e)
+            raise _Refusal(400, f"invalid_{field or 'request'}", message) from e
+        language = _language(req.language)
+        identity = _identity(req.name)
+        speaks = req.role == "participant"
+        jwt = mint_token(
+            api_key=settings.api_key,
+            api_secret=settings.api_secret,
+            room=req.room,
+            identity=identity,
+            name=req.name,
+            attributes={LANGUAGE_ATTRIBUTE: language, ROLE_ATTRIBUTE: req.role},
+            can_publish=speaks,
+            can_subscribe=True,
+            can_publish_data=False,
+            can_update_own_metadata=False,
+        )
+        logger.info("token issued", extra={"room": req.room, "role": req.role})
+        return web.json_response(
+            {
+                "url": settings.ws_url,
+                "token": jwt,
+                "identity": identity,
+                "room": req.room,
+                "language": language,
+                "role": req.role,
+            }
+        )
+
+    async def set_language(request: web.Request) -> web.Response:
+        header = request.headers.get("Authorization", "")
+        scheme, _, credentials = header.partition(" ")
+        if scheme.lower() != "bearer" or not credentials.strip():
+            raise _Refusal(401, "unauthorized", "send the room token as 'Authorization: Bearer'")
+        try:
+            claims = request.app[_TOKEN_VERIFIER_KEY].verify(credentials.strip())
+        except Exception as e:  # jwt raises many types; any failure means "not our token"
+            raise _Refusal(401, "unauthorized", "the token is invalid or expired") from e
+        room = claims.video.room if claims.video else ""
+        if not room or not claims.identity or not (claims.video and claims.video.room_join):
+            raise _Refusal(403, "forbidden", "the token does not grant joining a room")
+        body = await _json_body(request)
+        try:
+            req = _LanguageRequest.model_validate(body)
+        except ValidationError as e:
+            raise _Refusal(400, "invalid_language", _first_problem(e)[1]) from e
+        language = _language(req.language)
+        try:
+            await request.app[_PARTICIPANTS_KEY].set_language(
+                room=room, identity=claims.identity, language=language
+            )
+        except ParticipantNotInRoomError as e:
+            raise _Refusal(409, "not_in_room", "join the room before switching language") from e
+        except LiveKitUnavailableError as e:
+            logger.warning("language switch failed", extra={"room": room, "reason": e.message})
+            return _error(503, "livekit_unavailable", "the LiveKit server did not answer")
+        logger.info("language switched", extra={"room": room, "language": language})
+        return web.json_response({"language": language})
+
+    async def list_languages(_: web.Request) -> web.Response:
+        return web.json_response({"languages": languages})
+
+    async def config(request: web.Request) -> web.Response:
+        transcripts = any(
+            getattr(r.resource, "canonical", "").startswith("/api/rooms/")
+            for r in request.app.router.routes()
+        )
+        return web.json_response(
+            {
+                "livekit_url": settings.ws_url,
+                "roles": list(ROLES),
+                "room_pattern": ROOM_PATTERN.pattern,
+                "max_name_length": MAX_NAME_LENGTH,
+                "language_switch": "/api/language",
+                "transcripts": transcripts,
+            }
+        )
+
+    async def index(_: web.Request) -> web.StreamResponse:
+        page = static_dir / "index.html"
+        if not page.is_file():
+            raise web.HTTPNotFound()
+        return web.FileResponse(
+            page,
+            headers={"Cache-Control": "no-cache", "Content-Security-Policy": _CSP},
+        )
+
+    app.router.add_post("/api/token", token)
+    app.router.add_post("/api/language", set_language)
+    app.router.add_get("/api/languages", list_languages)
+    app.router.add_get("/api/config", config)
+    app.router.add_get("/", index)
+    app.router.add_static("/static/", static_dir, follow_symlinks=False)
+
+    # --- transcript endpoints (web/transcripts.py): the one call site ---------------------
+    if transcript_store is not None:
+        from web.transcripts import add_transcript_routes
+
+        add_transcript_routes(
+            app, store=transcript_store, api_key=settings.api_key, api_secret=settings.api_secret
+        )
+    return app
+
+
+async def _serving_app(settings: Settings) -> web.Application:
+    """The app with its transcript store open (closed again when the app shuts down)."""
+    from captions.store import TranscriptStore, database_url
+
+    url = database_url(db_url=settings.db_url, data_dir=settings.data_dir)
+    store = await TranscriptStore.open(url)
+    app = build_app(settings, transcript_store=store)
+
+    async def close_store(_: web.Application) -> None:
+        await store.aclose()
+
+    app.on_cleanup.append(close_store)
+    return app
+
+
+def run_web(settings: Settings) -> int:
+    """Serve the web app on ``settings.host:settings.web_port`` until SIGINT or SIGTERM.
+
+    Prints the page's URL once it is listening. Raises :class:`ConfigError` if the
+    livekit-client build has not been fetched yet.
+    """
+    if not VENDOR_SCRIPT.is_file():
+        raise ConfigError(
+            f"{VENDOR_SCRIPT} is missing: run scripts/fetch_web_assets.sh (make setup does)"
+        )
+    host = settings.host
+    shown = f"[{host}]" if ":" in host else host
+    url = f"http://{shown}:{settings.web_port}/"
+
+    def started(_: object) -> None:
+        print(f"web app: {url}", flush=True)
+
+    web.run_app(
+        _serving_app(settings),
+        host=host,
+        port=settings.web_port,
+        print=started,
+        handle_signals=True,
+        access_log=None,
+    )
+    return 0

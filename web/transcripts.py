@@ -1,0 +1,190 @@
+"""Transcript downloads over HTTP.
+
+- ``GET /api/rooms/{room}/transcript/languages[?meeting=<room sid>]`` -> ``{"room",
+  "languages"}``: the languages of the room's latest meeting, ``"original"`` first.
+- ``GET /api/rooms/{room}/transcript.{vtt,srt,json}?lang=<code|original>[&meeting=<room sid>]``
+  -> the transcript as a download (``lang`` defaults to ``original``).
+
+Every request needs ``Authorization: Bearer <LiveKit access token>`` whose video grant joins
+*this* room, signed with the deployment's API secret: no, expired or forged tokens get 401,
+tokens for another room 403. Unknown rooms, meetings, languages and formats get 404; every
+refusal is JSON ``{"error": <code>, "message": <text>}``. Parameters are checked against
+strict patterns before anything touches the database, and the database is only ever queried
+with bound parameters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import functools
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from typing import Final, TypeVar
+
+from aiohttp import web
+from livekit import api
+
+from captions.export import FORMATS, MEDIA_TYPES, ExportFormat, render
+from captions.store import (
+    ORIGINAL,
+    TranscriptLanguage,
+    TranscriptNotFoundError,
+    TranscriptStore,
+    TranscriptStoreError,
+)
+from interpreter.errors import UnknownLanguageError
+from languages import normalize_language
+
+__all__ = ["ROOM_NAME_PATTERN", "add_transcript_routes"]
+
+logger = logging.getLogger("web.transcripts")
+
+T = TypeVar("T")
+
+ROOM_NAME_PATTERN: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.~-]{0,127}")
+"""Room names served here: 1-128 ASCII letters, digits, ``_ . ~ -``, starting alphanumeric."""
+_MEETING_PATTERN: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_LANG_PATTERN: Final = re.compile(r"[A-Za-z0-9-]{1,35}")
+_FORMATS: Final[dict[str, ExportFormat]] = {f: f for f in FORMATS}
+TOKEN_LEEWAY = datetime.timedelta(seconds=10)
+
+_STORE_KEY: web.AppKey[TranscriptStore] = web.AppKey("transcript_store")
+_VERIFIER_KEY: web.AppKey[api.TokenVerifier] = web.AppKey("transcript_token_verifier")
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, code: str, message: str, **extra: object) -> None:
+        super().__init__(message)
+        self.status = status
+        self.body = {"error": code, "message": message, **extra}
+
+    def response(self) -> web.Response:
+        return web.json_response(
+            self.body, status=self.status, headers={"Cache-Control": "no-store"}
+        )
+
+
+def _room(request: web.Request) -> str:
+    room = request.match_info["room"]
+    if not ROOM_NAME_PATTERN.fullmatch(room):
+        raise _Refused(400, "invalid_room", "room names are 1-128 letters, digits, '_.~-'")
+    return room
+
+
+def _authorize(request: web.Request, room: str) -> None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, credentials = header.partition(" ")
+    token = credentials.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise _Refused(401, "unauthorized", "send a LiveKit token as 'Authorization: Bearer'")
+    try:
+        claims = request.app[_VERIFIER_KEY].verify(token)
+    except Exception as e:  # PyJWT and the grant parser raise many types: all mean "not valid"
+        raise _Refused(401, "unauthorized", "the token is invalid or expired") from e
+    video = claims.video
+    if video is None or video.room != room or not (video.room_join or video.room_admin):
+        raise _Refused(403, "forbidden", "the token does not grant access to this room")
+
+
+def _language(request: web.Request) -> TranscriptLanguage:
+    value = request.query.get("lang", ORIGINAL).strip()
+    if value.lower() == ORIGINAL:
+        return ORIGINAL
+    if not _LANG_PATTERN.fullmatch(value):
+        raise _Refused(400, "invalid_language", "lang must be a BCP-47 code or 'original'")
+    try:
+        return normalize_language(value)
+    except UnknownLanguageError as e:
+        raise _Refused(404, "unknown_language", "no transcript in this language") from e
+
+
+def _meeting(request: web.Request) -> str | None:
+    value = request.query.get("meeting")
+    if value is None:
+        return None
+    if not _MEETING_PATTERN.fullmatch(value):
+        raise _Refused(400, "invalid_meeting", "meeting must be a room sid")
+    return value
+
+
+def add_transcript_routes(
+    app: web.Application, *, store: TranscriptStore, api_key: str, api_secret: str
+) -> None:
+    """Mount the transcript endpoints on ``app``; tokens are checked with this key pair.
+
+    The caller owns ``store`` (opens it before serving, closes it after).
+    """
+    if not api_key or not api_secret:
+        raise ValueError("transcript endpoints need the LiveKit API key and secret")
+    app[_STORE_KEY] = store
+    app[_VERIFIER_KEY] = api.TokenVerifier(api_key, api_secret, leeway=TOKEN_LEEWAY)
+    app.router.add_get("/api/rooms/{room}/transcript/languages", _languages)
+    app.router.add_get("/api/rooms/{room}/transcript.{fmt}", _export)
+
+
+def _refusing(
+    handler: Callable[[web.Request], Awaitable[web.Response]],
+) -> Callable[[web.Request], Awaitable[web.Response]]:
+    @functools.wraps(handler)
+    async def wrapped(request: web.Request) -> web.Response:
+        try:
+            return await handler(request)
+        except _Refused as refusal:
+            return refusal.response()
+
+    return wrapped
+
+
+async def _stored(lookup: Awaitable[T]) -> T:
+    """The store's answer, its errors made refusals (404 not found, 503 unavailable)."""
+    try:
+        return await lookup
+    except TranscriptNotFoundError as e:
+        if e.available:
+            raise _Refused(404, "unknown_language", e.message, languages=list(e.available)) from e
+        raise _Refused(404, "not_found", e.message) from e
+    except TranscriptStoreError as e:
+        logger.error("transcript store unavailable", extra={"error": e.message})
+        raise _Refused(503, "store_unavailable", "the transcript store is unavailable") from e
+
+
+@_refusing
+async def _languages(request: web.Request) -> web.Response:
+    room = _room(request)
+    _authorize(request, room)
+    meeting = _meeting(request)
+    found = await _stored(request.app[_STORE_KEY].languages(room, meeting=meeting))
+    return web.json_response(
+        {"room": room, "languages": [ORIGINAL, *found] if found else []},
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+@_refusing
+async def _export(request: web.Request) -> web.Response:
+    room = _room(request)
+    _authorize(request, room)
+    fmt = _FORMATS.get(request.match_info["fmt"])
+    if fmt is None:
+        raise _Refused(404, "unknown_format", "transcripts are .vtt, .srt or .json")
+    language = _language(request)
+    meeting = _meeting(request)
+    store = request.app[_STORE_KEY]
+    transcript = await _stored(store.transcript(room, language, meeting=meeting))
+    body = await asyncio.to_thread(render, transcript, fmt)
+    logger.info(
+        "transcript exported",
+        extra={"room": room, "language": language, "format": fmt, "lines": len(transcript.lines)},
+    )
+    return web.Response(
+        text=body,
+        content_type=MEDIA_TYPES[fmt],
+        charset="utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="{room}-{language}.{fmt}"',
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
