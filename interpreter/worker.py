@@ -30,6 +30,7 @@ from interpreter.demand import LANGUAGE_ATTRIBUTE, LanguageDemand, Listener, roo
 from interpreter.errors import UnknownLanguageError
 from interpreter.pipeline import SpeakerPipeline
 from interpreter.processes import REGISTERED_MARKER
+from interpreter.recovery import find_orphans, relaunch
 from interpreter.stack import EmbeddedStack
 from languages import Language, normalize_language
 
@@ -43,6 +44,7 @@ LANGUAGES_ATTRIBUTE = "interpreter.languages"
 ROLE_ATTRIBUTE = "role"
 INTERPRETER_ROLE = "interpreter"
 DEMAND_POLL = 1.0
+ORPHAN_SWEEP = 15.0  # seconds between looks for speakers without a translator
 
 
 def translator_identity(speaker_identity: str) -> str:
@@ -302,10 +304,14 @@ async def _serve(settings: Settings) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
 
+    recovering: set[asyncio.Task[None]] = set()
+
     @server.on("worker_registered")
     def _registered(worker_id: str, server_info: object) -> None:
         logger.info("worker registered", extra={"worker_id": worker_id, "url": settings.ws_url})
-        print(f"{REGISTERED_MARKER} with {settings.ws_url} (id {worker_id})", flush=True)
+        task = asyncio.create_task(_recover_orphans(server, settings), name="recover")
+        recovering.add(task)
+        task.add_done_callback(recovering.discard)
 
     run = asyncio.create_task(server.run(devmode=False), name="agent-server")
     stopper = asyncio.create_task(stop.wait(), name="stop-signal")
@@ -313,6 +319,7 @@ async def _serve(settings: Settings) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.remove_signal_handler(sig)
     stopper.cancel()
+    await utils.aio.cancel_and_wait(*recovering)
     logger.info("worker stopping")
     await server.aclose()
     if run.done():
@@ -321,6 +328,40 @@ async def _serve(settings: Settings) -> None:
         run.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await run
+
+
+async def _recover_orphans(server: AgentServer, settings: Settings) -> None:
+    """Give every speaker without a translator one (see recovery.py): those already in rooms
+    when the worker registers at once, later ones once they have been seen without a
+    translator in two sweeps in a row (a dispatch in flight takes a few seconds, not two
+    sweeps)."""
+    strikes: dict[tuple[str, str], int] = {}
+    needed = 1
+    while True:
+        try:
+            orphans = await find_orphans(settings, prefix=TRANSLATOR_PREFIX)
+            seen = {(o.room.sid, o.speaker.identity) for o in orphans}
+            strikes = {key: strikes.get(key, 0) + 1 for key in seen}
+            for orphan in orphans:
+                key = (orphan.room.sid, orphan.speaker.identity)
+                if strikes[key] >= needed:
+                    del strikes[key]
+                    await relaunch(
+                        server,
+                        settings,
+                        orphan,
+                        identity=translator_identity(orphan.speaker.identity),
+                        attributes={
+                            SOURCE_ATTRIBUTE: orphan.speaker.identity,
+                            LANGUAGES_ATTRIBUTE: "",
+                        },
+                    )
+        except Exception:
+            logger.exception("could not look for speakers without a translator")
+        if needed == 1:
+            print(f"{REGISTERED_MARKER} with {settings.ws_url} (id {server.id})", flush=True)
+            needed = 2
+        await asyncio.sleep(ORPHAN_SWEEP)
 
 
 def run_worker(settings: Settings) -> None:
