@@ -88,6 +88,7 @@ async def test_listener_page_reads_and_hears_the_interpretation(
     chromium = await browser.launch()
     page = await browser.new_page(chromium, "listener")
     talking: asyncio.Task[None] | None = None
+    stop_talking = asyncio.Event()
     try:
         ana = Speaker(ana_room)
         await ana.publish()
@@ -98,8 +99,8 @@ async def test_listener_page_reads_and_hears_the_interpretation(
         )
 
         async def talk() -> None:
-            while True:
-                await ana.play(speech)
+            while not stop_talking.is_set():
+                await ana.play(speech, until=stop_talking)
 
         # Join while Ana is being interpreted: Join click -> first audible interpretation
         talking = asyncio.create_task(talk())
@@ -127,8 +128,8 @@ async def test_listener_page_reads_and_hears_the_interpretation(
                 what="the English interpretation to be audible in the page",
             )
             join_ms.append(float(ms))
-        talking.cancel()
-        await asyncio.gather(talking, return_exceptions=True)
+        stop_talking.set()
+        await talking
         talking = None
         print(f"\nJoin click -> first translated audio: {[round(ms) for ms in join_ms]} ms")
         (output_dir / "browser-join-latency.json").write_text(
@@ -225,7 +226,7 @@ async def test_listener_page_reads_and_hears_the_interpretation(
         await page.screenshot(output_dir / "page-listener-unavailable.png")
     finally:
         if talking is not None:
-            talking.cancel()
+            stop_talking.set()
             await asyncio.gather(talking, return_exceptions=True)
         await browser.call("closeBrowser", browser=chromium)
         await ana_room.disconnect()

@@ -34,13 +34,18 @@ class Speaker:
         )
         return self.publication.sid
 
-    async def play(self, samples: np.ndarray) -> None:
-        """Play float samples in [-1, 1] at ``rate``, in real time (the source paces us)."""
+    async def play(self, samples: np.ndarray, *, until: asyncio.Event | None = None) -> None:
+        """Play float samples in [-1, 1] at ``rate``, in real time (the source paces us).
+
+        ``until`` stops playing at the next frame once set. (Cancelling a task inside
+        ``capture_frame`` leaves the audio source unusable, so stop it this way.)"""
         frame = self.rate * FRAME_MS // 1000
         pcm = np.clip(samples * 32768, -32768, 32767).astype(np.int16)
         if len(pcm) % frame:
             pcm = np.concatenate([pcm, np.zeros(frame - len(pcm) % frame, np.int16)])
         for start in range(0, len(pcm), frame):
+            if until is not None and until.is_set():
+                break
             chunk = pcm[start : start + frame]
             await self.source.capture_frame(rtc.AudioFrame(chunk.tobytes(), self.rate, 1, frame))
         await self.source.wait_for_playout()
