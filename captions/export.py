@@ -50,7 +50,6 @@ MEDIA_TYPES: Final[dict[ExportFormat, str]] = {
 }
 
 LINE_WIDTH = 42
-MAX_LINES = 2
 MIN_CUE_MS = 500
 UNKNOWN_SPEAKER = "Speaker"
 
@@ -148,10 +147,11 @@ def cues(
     transcript: Transcript,
     *,
     width: int = LINE_WIDTH,
-    max_lines: int = MAX_LINES,
+    max_lines: int | None = None,
     label_prefix: bool = False,
 ) -> list[Cue]:
-    """Display cues: each line wrapped to ``width``, at most ``max_lines`` lines a cue.
+    """Display cues: each line wrapped to ``width``; one cue per segment, or with
+    ``max_lines`` a long segment split over several cues of at most that many lines.
 
     With ``label_prefix`` the first cue of each line starts with ``Speaker name:`` (for
     formats without voice spans).
@@ -162,7 +162,8 @@ def cues(
         if label_prefix:
             text = f"{_speaker(line)}: {text}"
         wrapped = _wrap(text, width) or [""]
-        chunked.append([wrapped[i : i + max_lines] for i in range(0, len(wrapped), max_lines)])
+        step = max_lines or len(wrapped)
+        chunked.append([wrapped[i : i + step] for i in range(0, len(wrapped), step)])
     index = {id(line): i for i, line in enumerate(transcript.lines)}
     out: list[Cue] = []
     for timed in timed_lines(transcript, min_ms=[len(c) for c in chunked]):

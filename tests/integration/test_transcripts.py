@@ -117,6 +117,7 @@ async def test_exports_hold_every_caption_a_listener_saw(
     exported = " ".join(cue_text(c) for c in cues)
     for caption in seen:
         assert " ".join(caption.text.split()) in exported, f"{caption.text!r} not exported"
+    assert len(cues) == len(seen), "one cue per final segment"
     assert {c.voice for c in cues} == {"Ana Lima", "Ben Okafor"}
     original = assert_sane(await asyncio.to_thread(export, data_dir, room_name, "original"))
     assert {c.voice for c in original} == {"Ana Lima", "Ben Okafor"}

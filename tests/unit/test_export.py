@@ -15,7 +15,7 @@ import pytest
 import webvtt
 
 from captions import Caption
-from captions.export import LINE_WIDTH, render, to_json, to_srt, to_webvtt
+from captions.export import LINE_WIDTH, cues, render, to_json, to_srt, to_webvtt
 from captions.store import (
     ORIGINAL,
     Meeting,
@@ -158,24 +158,36 @@ def test_random_hostile_text_never_breaks_the_file() -> None:
     assert srt_text == expected
 
 
-def test_lines_are_wrapped_for_display_and_long_segments_split_in_time() -> None:
+def test_a_long_segment_is_one_cue_with_its_lines_wrapped() -> None:
     speech = (
         "This is a long explanation of the quarterly numbers which goes on for quite a "
         "while, because the speaker has a lot to say about revenue, costs and the outlook "
         "for the next two quarters in every region."
     )
     captions = read_vtt(to_webvtt(transcript(line(1, speech, 10.0, 22.0, lang="en"))))
+    assert len(captions) == 1
+    rows = html.unescape(captions[0].text).split("\n")
+    assert len(rows) > 2 and all(len(r) <= LINE_WIDTH for r in rows)
+    assert plain(captions[0]) == speech
+    assert seconds(captions[0]) == (10.0, 22.0)
 
-    assert len(captions) > 1
-    for c in captions:
-        rows = html.unescape(c.text).split("\n")
-        assert 1 <= len(rows) <= 2
-        assert all(len(r) <= LINE_WIDTH for r in rows)
-        assert c.voice == "Ana Lima"  # every piece keeps the label
-    assert " ".join(plain(c) for c in captions) == speech
-    times = [seconds(c) for c in captions]
-    assert times[0][0] == 10.0 and times[-1][1] == 22.0
-    assert all(a[1] == b[0] for a, b in itertools.pairwise(times))  # back to back
+
+def test_long_segments_can_be_split_in_time_for_small_displays() -> None:
+    speech = (
+        "This is a long explanation of the quarterly numbers which goes on for quite a "
+        "while, because the speaker has a lot to say about revenue, costs and the outlook "
+        "for the next two quarters in every region."
+    )
+    pieces = cues(transcript(line(1, speech, 10.0, 22.0, lang="en")), max_lines=2)
+
+    assert len(pieces) > 1
+    for c in pieces:
+        assert 1 <= len(c.lines) <= 2
+        assert all(len(r) <= LINE_WIDTH for r in c.lines)
+        assert c.speaker == "Ana Lima"  # every piece keeps the label
+    assert " ".join(" ".join(c.lines) for c in pieces) == speech
+    assert pieces[0].start_ms == 10_000 and pieces[-1].end_ms == 22_000
+    assert all(a.end_ms == b.start_ms for a, b in itertools.pairwise(pieces))  # back to back
 
 
 def test_text_without_spaces_is_cut_to_the_line_width() -> None:
