@@ -13,8 +13,15 @@ from pathlib import Path
 import webvtt
 from livekit import rtc
 
+from interpreter.livekit_server import LiveKitServer
 from tests.support.clients import Listener, Speaker
-from tests.support.livekit import REPO, LiveKitFixture, WorkerProcess, wait_for
+from tests.support.livekit import (
+    REPO,
+    LiveKitFixture,
+    WorkerProcess,
+    free_server_ports,
+    wait_for,
+)
 from tests.support.speech import ENGLISH, SPANISH, render
 
 READY = 60.0
@@ -126,6 +133,25 @@ async def test_exports_hold_every_caption_a_listener_saw(
 
 
 async def test_a_killed_worker_loses_no_caption_and_duplicates_none(
+    livekit_server: LiveKitFixture, tmp_path: Path, output_dir: Path
+) -> None:
+    # a server of its own: the session's worker must not take (or rescue) this speaker
+    own = LiveKitServer(
+        binary=livekit_server.server.binary,
+        ports=free_server_ports(),
+        api_key=livekit_server.api_key,
+        api_secret=livekit_server.api_secret,
+        dev_keys=True,
+        log_file=output_dir / "crash-livekit-server.log",
+    )
+    own.start()
+    try:
+        await _kill_worker_mid_meeting(LiveKitFixture(own), tmp_path, output_dir)
+    finally:
+        own.stop()
+
+
+async def _kill_worker_mid_meeting(
     livekit_server: LiveKitFixture, tmp_path: Path, output_dir: Path
 ) -> None:
     room_name = "crash"
