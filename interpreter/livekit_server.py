@@ -7,7 +7,6 @@ that. ``INTERPRETER_SERVER_BIN`` points at an official binary instead, for machi
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import shutil
@@ -16,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -291,12 +290,3 @@ class LiveKitServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-@contextlib.contextmanager
-def running_server(settings: Settings, *, log_file: Path | None = None) -> Iterator[LiveKitServer]:
-    """Install if needed, start, yield, stop."""
-    ensure_server_binary(settings)
-    server = LiveKitServer.from_settings(settings, log_file=log_file)
-    with server:
-        yield server

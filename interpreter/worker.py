@@ -103,7 +103,10 @@ class _Translator:
         self.speaker_language = _declared_language(
             dict(speaker.attributes) if speaker else dict(ctx.job.participant.attributes)
         )
-        self.stt = stack.stt(allowed=self._room_wide_languages(), prior=self.speaker_language)
+        self.stt = stack.stt(
+            allowed=self._room_wide_languages(room_languages(self.room.metadata or "")),
+            prior=self.speaker_language,
+        )
         self.pipeline = SpeakerPipeline(
             room=self.room,
             speaker_identity=self.speaker,
@@ -129,9 +132,10 @@ class _Translator:
             for p in self.room.remote_participants.values()
         ]
 
-    def _room_wide_languages(self) -> set[Language]:
-        """Every language anyone in the room declared, plus the room's: what speech may be in."""
-        langs = set(room_languages(self.room.metadata or ""))
+    def _room_wide_languages(self, room: frozenset[Language]) -> set[Language]:
+        """Every language anyone in the room declared, plus the room's (``room``): what speech
+        may be in."""
+        langs = set(room)
         for p in self.room.remote_participants.values():
             lang = _declared_language(dict(p.attributes))
             if lang is not None:
@@ -147,18 +151,17 @@ class _Translator:
             self.speaker_language = _declared_language(dict(speaker.attributes))
             interpreter = speaker.attributes.get(ROLE_ATTRIBUTE) == INTERPRETER_ROLE
             self.pipeline.interpreter = interpreter
+        room = room_languages(self.room.metadata or "")
         # a human interpreter is already the translation: caption their speech, voice nothing
         wanted = (
             frozenset()
             if interpreter
             else self.demand.wanted(
-                self._listeners(),
-                room=room_languages(self.room.metadata or ""),
-                speaker_language=self.speaker_language,
+                self._listeners(), room=room, speaker_language=self.speaker_language
             )
         )
         change = self.demand.update(wanted, now=time.monotonic())
-        allowed = self.stack.recognisable(self._room_wide_languages())
+        allowed = self.stack.recognisable(self._room_wide_languages(room))
         self.stt.update_options(  # type: ignore[attr-defined]
             allowed_languages=allowed or None, language_prior=self.speaker_language
         )
