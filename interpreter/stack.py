@@ -58,8 +58,9 @@ class EmbeddedStack:
         return WhisperSTT(
             allowed_languages=usable or None,
             language_prior=prior,
-            # interpret a monologue as it goes: a stable sentence becomes a unit from 2 s
-            # of speech on, and no unit waits for more than 10 s of audio
+            # interpret a monologue as it goes: from 2 s of speech on, a pause or a stable
+            # sentence ends a unit
+            # and no unit waits for more than 10 s of audio
             interim_interval=INTERIM_INTERVAL,
             sentence_commit=2.0,
             max_utterance=10.0,

@@ -10,6 +10,11 @@ Three guards run on every decode, after the VAD has already kept most non-speech
 * sentences containing a known subtitle/credit phrase are removed wherever they appear;
 * a few short phrases that people really say ("Thank you.", "Bye.") are dropped only when they
   are the whole utterance *and* the decoder was unsure there was speech.
+
+A fourth guard catches text the decoder went on producing past the end of the audio (often a
+repeat of the sentence it just heard): the alignment squeezes such words into no time at all,
+so from the first run of :data:`UNALIGNED_RUN` zero-length words on, the hypothesis is cut
+(:func:`drop_unaligned_tail`).
 """
 
 from __future__ import annotations
@@ -22,7 +27,9 @@ from dataclasses import dataclass
 from interpreter.providers.local_agreement import Word
 
 __all__ = [
+    "UNALIGNED_RUN",
     "DecodeGuards",
+    "drop_unaligned_tail",
     "filter_hallucinated_words",
     "normalize_phrase",
     "rejection_reason",
@@ -213,3 +220,17 @@ def filter_hallucinated_words(words: Sequence[Word], *, doubtful: bool) -> list[
     if doubtful and normalize_phrase("".join(w.text for w in kept)) in _WEAK_NORMALIZED:
         return []
     return kept
+
+
+UNALIGNED_RUN = 3
+"""This many consecutive words aligned to no audio mark text beyond what was heard."""
+
+
+def drop_unaligned_tail(words: Sequence[Word]) -> list[Word]:
+    """``words`` up to the first run of :data:`UNALIGNED_RUN` zero-length words."""
+    run = 0
+    for i, word in enumerate(words):
+        run = run + 1 if word.end - word.start <= 0.0 else 0
+        if run == UNALIGNED_RUN:
+            return list(words[: i + 1 - UNALIGNED_RUN])
+    return list(words)

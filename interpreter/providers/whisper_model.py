@@ -33,6 +33,7 @@ from interpreter.config import default_cache_dir
 from interpreter.errors import ModelAssetError, UnknownLanguageError, UnsupportedLanguageError
 from interpreter.providers.hallucination import (
     DecodeGuards,
+    drop_unaligned_tail,
     filter_hallucinated_words,
     rejection_reason,
 )
@@ -511,7 +512,7 @@ class WhisperDecoder:
             words = [Word(text=text, start=0.0, end=duration, probability=math.exp(avg_logprob))]
         guards = self._guards
         doubtful = no_speech > guards.weak_no_speech or avg_logprob < guards.weak_logprob
-        kept = filter_hallucinated_words(words, doubtful=doubtful)
+        kept = filter_hallucinated_words(drop_unaligned_tail(words), doubtful=doubtful)
         return done(kept, None if kept else "hallucination")
 
     def _transcribe_long(
@@ -562,7 +563,8 @@ class WhisperDecoder:
                 segment.no_speech_prob > self._guards.weak_no_speech
                 or segment.avg_logprob < self._guards.weak_logprob
             )
-            words.extend(filter_hallucinated_words(seg_words, doubtful=doubtful))
+            heard = drop_unaligned_tail(seg_words)
+            words.extend(filter_hallucinated_words(heard, doubtful=doubtful))
         return Transcript(
             words=tuple(words),
             language=lang,

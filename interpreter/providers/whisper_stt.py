@@ -10,11 +10,13 @@ Its stream works utterance by utterance:
   (so a slow CPU decodes less often instead of falling behind). Each hypothesis goes through
   LocalAgreement-2; ``INTERIM_TRANSCRIPT`` carries the stable prefix, which never retracts.
 * At the end of the utterance the whole buffer is decoded once more and sent as
-  ``FINAL_TRANSCRIPT`` with word timings. A long utterance is committed early, when a stable
-  sentence appears after ``sentence_commit`` seconds or at the latest after ``max_utterance``
-  seconds: the words that end before the last ``commit_margin`` seconds (up to a sentence end
-  when there is one) become a final and their audio leaves the buffer, so a monologue never
-  waits for a pause.
+  ``FINAL_TRANSCRIPT`` with word timings. A long utterance is committed early, from
+  ``sentence_commit`` seconds of it on: at a short pause the VAD hears (``_MICRO_PAUSE``,
+  a breath between sentences; the audio before it is decoded on its own), or when two
+  consecutive decodes agree on a sentence boundary the speaker has talked past; and at the
+  latest after ``max_utterance`` seconds, when the words that end before the last
+  ``commit_margin`` seconds (up to a sentence end when there is one) become a final. The
+  committed audio leaves the buffer, so a monologue never waits for the speaker to stop.
 * Every decode identifies the language among ``allowed_languages``, with the speaker's
   ``language_prior`` weighted up (x3 by default).
 
@@ -133,9 +135,9 @@ class WhisperSTT(stt.STT[Literal["metrics_collected", "error"]]):
       ``min_interim_audio``: no interim decode before this much audio;
       ``max_utterance``: seconds after which a long utterance is committed early, keeping the
       last ``commit_margin`` seconds; ``sentence_commit``: from this many seconds of
-      utterance on, a sentence that became stable is committed early too (``None``: never);
-      ``min_speech``: utterances with less VAD speech than
-      this are ignored entirely.
+      utterance on, the speech before a short pause, or a sentence that became stable, is
+      committed early too (``None``: never); ``min_speech``: utterances with less VAD
+      speech than this are ignored entirely.
     """
 
     def __init__(
@@ -353,13 +355,28 @@ class _Utterance:
         self.decoded_at = 0
         self.commit_pending = False
         self.next_commit_at = 0
-        self.boundary: float | None = None  # end time of the last decode's sentence boundary
+        self.boundaries: tuple[float, ...] = ()  # end times of the last decode's boundaries
+        self.quiet_since: int | None = None  # absolute sample where the VAD last went quiet
         self.language: Language | None = None
         self.agreement = LocalAgreement(n=2)
 
     def append(self, pcm: npt.NDArray[np.int16]) -> None:
         self.chunks.append(pcm)
         self.samples += len(pcm)
+
+    def hear(self, pcm: npt.NDArray[np.int16], *, speech: bool) -> tuple[int, int] | None:
+        """Append one VAD window; return a pause the speaker just ended, as absolute samples
+        (start, end), when the window is speech after at least ``_MICRO_PAUSE`` s of quiet."""
+        at = self.start + self.samples
+        self.append(pcm)
+        if not speech:
+            if self.quiet_since is None:
+                self.quiet_since = at
+            return None
+        quiet, self.quiet_since = self.quiet_since, None
+        if quiet is not None and at - quiet >= _MICRO_PAUSE * SAMPLE_RATE:
+            return quiet, at
+        return None
 
     def audio(self) -> npt.NDArray[np.float32]:
         pcm = np.concatenate(self.chunks) if self.chunks else np.zeros(0, np.int16)
@@ -387,6 +404,7 @@ class _Start:
 class _Final:
     utterance: _Utterance
     last: bool
+    until: int | None = None  # absolute sample: finalise exactly the audio before it
 
 
 _Job = _Start | _Final
@@ -472,9 +490,12 @@ class WhisperRecognizeStream(stt.RecognizeStream):
                     start=self._position - len(pcm), request_id=utils.shortuuid("whisper_")
                 )
             if utt is not None:
-                utt.append(pcm)
-                if ev.probability >= opts.speech_threshold:
+                speech = ev.probability >= opts.speech_threshold
+                pause = utt.hear(pcm, speech=speech)
+                if speech:
                     utt.speech_samples += len(pcm)
+                if pause is not None:
+                    self._on_pause(utt, opts, pause)
                 self._advance(utt, opts)
             while self._flush_marks and self._position + len(pcm) > self._flush_marks[0]:
                 self._flush_marks.popleft()
@@ -506,6 +527,27 @@ class WhisperRecognizeStream(stt.RecognizeStream):
                 self._run_interim(utt, utt.generation, utt.audio()), name="WhisperSTT.interim"
             )
 
+    def _on_pause(self, utt: _Utterance, opts: _Options, pause: tuple[int, int]) -> None:
+        """The speaker paused briefly and went on: finalise what came before the pause.
+
+        A pause inside an utterance (``_MICRO_PAUSE`` or more, shorter than the VAD's end of
+        speech) is an acoustic unit boundary that does not depend on Whisper's punctuation,
+        which comes and goes when two sentences are spoken in one breath. The audio up to
+        the middle of the pause is decoded on its own, as an utterance's end would be, and
+        leaves the buffer. Only from ``sentence_commit`` seconds of utterance on, so units
+        are not single words.
+        """
+        until = (pause[0] + pause[1]) // 2
+        if (
+            opts.sentence_commit is None
+            or not utt.started
+            or utt.commit_pending
+            or until - utt.start < opts.sentence_commit * SAMPLE_RATE
+        ):
+            return
+        utt.commit_pending = True
+        self._enqueue(_Final(utt, last=False, until=until))
+
     def _close_utterance(self) -> None:
         utt, self._utterance = self._utterance, None
         if utt is None or utt.closed:
@@ -532,13 +574,18 @@ class WhisperRecognizeStream(stt.RecognizeStream):
                         )
                     )
                 else:
-                    await self._finalize(job.utterance, last=job.last)
+                    await self._finalize(job.utterance, last=job.last, until=job.until)
             finally:
                 self._pending -= 1
 
-    async def _finalize(self, utt: _Utterance, *, last: bool) -> None:
+    async def _finalize(self, utt: _Utterance, *, last: bool, until: int | None = None) -> None:
         opts = self._whisper._opts
         audio = utt.audio()
+        if until is not None:
+            if until <= utt.start:  # already committed by then
+                utt.commit_pending = False
+                return
+            audio = audio[: until - utt.start]
         offset = self._seconds(utt.start)
         language = self._language or (None if last else utt.language)
         transcript = await self._whisper._transcribe(audio, language=language)
@@ -547,6 +594,10 @@ class WhisperRecognizeStream(stt.RecognizeStream):
         if last:
             keep = words
             cut = len(audio)
+        elif until is not None:
+            keep = words
+            cut = len(audio)
+            utt.commit_pending = False
         else:
             keep, cut = _commit_point(words, duration, opts.commit_margin)
             utt.commit_pending = False
@@ -626,9 +677,9 @@ class WhisperRecognizeStream(stt.RecognizeStream):
         ):
             # the agreed words may already hold a sentence end the speaker has gone past
             agreed = [*utt.agreement.committed, *utt.agreement.tentative]
-            end = _boundary(agreed)
-            if end is not None and end < len(utt.agreement.committed):
-                self._commit(utt, agreed[: end + 1], agreed[end + 1].start, transcript)
+            ends = [i for i in _boundaries(agreed) if i < len(utt.agreement.committed)]
+            if ends:
+                self._commit(utt, agreed[: ends[-1] + 1], _between(agreed, ends[-1]), transcript)
                 return
         data = _speech_data(utt.agreement.committed, transcript, 0.0)
         assert data.metadata is not None
@@ -644,32 +695,30 @@ class WhisperRecognizeStream(stt.RecognizeStream):
     def _commit_stable_sentence(
         self, utt: _Utterance, words: Sequence[Word], transcript: Transcript
     ) -> bool:
-        """Make the speech up to a stable sentence boundary final, straight away.
+        """Make the speech up to a stable boundary final, straight away.
 
-        A boundary is a word ending a sentence (or, after enough words, a clause) that the
-        speaker has already talked past. When two consecutive decodes put the same boundary at
-        the same time (within ``_BOUNDARY_TOLERANCE``), the words up to it become a
-        ``FINAL_TRANSCRIPT`` with no decode of their own, even if a word or two inside the
-        sentence still flickers between hypotheses. Their audio leaves the buffer (cut halfway
-        to the next word) and agreement starts afresh on the rest. This is what lets a
-        monologue be interpreted sentence by sentence.
+        A boundary is where a unit may end (see :func:`_boundaries`: a sentence end, a pause,
+        or a clause end after enough words) that the speaker has already talked past. When
+        two consecutive decodes put a boundary at the same time (within
+        ``_BOUNDARY_TOLERANCE``), the words up to the latest such one become a
+        ``FINAL_TRANSCRIPT`` with no decode of their own, even if a word or two inside still
+        flickers between hypotheses, or the punctuation does. Their audio leaves the buffer
+        (cut halfway to the next word) and agreement starts afresh on the rest. This is what
+        lets a monologue be interpreted sentence by sentence.
         """
-        # the previous decode may have ended right on the boundary; this one must have heard
+        # the previous decode may have ended right on a sentence end; this one must have heard
         # the speaker go on past it
-        seen = _boundary(words, spoken_past=False)
-        previous, utt.boundary = utt.boundary, (words[seen].end if seen is not None else None)
-        boundary = _boundary(words)
-        if boundary is None or previous is None:
-            return False
-        if abs(words[boundary].end - previous) > _BOUNDARY_TOLERANCE:
-            return False
-        return self._commit(utt, words[: boundary + 1], words[boundary + 1].start, transcript)
+        previous = utt.boundaries
+        utt.boundaries = tuple(words[i].end for i in _boundaries(words, spoken_past=False))
+        for i in reversed(_boundaries(words)):
+            if any(abs(words[i].end - t) <= _BOUNDARY_TOLERANCE for t in previous):
+                return self._commit(utt, words[: i + 1], _between(words, i), transcript)
+        return False
 
     def _commit(
-        self, utt: _Utterance, keep: Sequence[Word], next_start: float, transcript: Transcript
+        self, utt: _Utterance, keep: Sequence[Word], cut_at: float, transcript: Transcript
     ) -> bool:
-        """Send ``keep`` as final and drop its audio, cutting halfway to ``next_start``."""
-        cut_at = (keep[-1].end + max(next_start, keep[-1].end)) / 2
+        """Send ``keep`` as final and drop its audio up to ``cut_at`` (stream seconds)."""
         cut = round((cut_at - self._seconds(utt.start)) * SAMPLE_RATE)
         if cut <= 0 or cut > utt.samples:
             return False
@@ -691,21 +740,30 @@ class WhisperRecognizeStream(stt.RecognizeStream):
         utt.drop_head(cut)
         utt.agreement.reset(at=self._seconds(utt.start))
         utt.language = language
-        utt.boundary = None
+        utt.boundaries = ()
         return True
 
 
-def _boundary(words: Sequence[Word], *, spoken_past: bool = True) -> int | None:
-    """Index of the last word that ends a sentence (else a clause of enough words); with
-    ``spoken_past``, only one followed by more speech."""
-    candidates = range(len(words) - 1 if spoken_past else len(words))
-    for i in reversed(candidates):
-        if words[i].text.strip().endswith(_SENTENCE_END):
-            return i
-    for i in reversed(candidates):
-        if i + 1 >= _MIN_CLAUSE_WORDS and words[i].text.strip().endswith(_CLAUSE_END):
-            return i
-    return None
+def _between(words: Sequence[Word], i: int) -> float:
+    """Halfway between the end of ``words[i]`` and the start of the next word."""
+    return (words[i].end + max(words[i + 1].start, words[i].end)) / 2
+
+
+def _boundaries(words: Sequence[Word], *, spoken_past: bool = True) -> list[int]:
+    """Indices of the words a unit may end at, in order: a word ending a sentence, or a
+    clause once the unit has ``_MIN_CLAUSE_WORDS`` words. With ``spoken_past``, only words
+    followed by more speech count (the last word of a hypothesis is never one)."""
+    out: list[int] = []
+    size = 0
+    for i in range(len(words) - 1 if spoken_past else len(words)):
+        size += 1
+        text = words[i].text.strip()
+        if text.endswith(_SENTENCE_END) or (
+            size >= _MIN_CLAUSE_WORDS and text.endswith(_CLAUSE_END)
+        ):
+            out.append(i)
+            size = 0
+    return out
 
 
 def _pcm(frames: Sequence[rtc.AudioFrame]) -> npt.NDArray[np.int16]:
@@ -719,6 +777,7 @@ def _pcm(frames: Sequence[rtc.AudioFrame]) -> npt.NDArray[np.int16]:
 _SENTENCE_END = (".", "!", "?", "。", "！", "？", "…")
 _CLAUSE_END = (",", ";", ":", "，", "；", "：", "、")
 _MIN_CLAUSE_WORDS = 8
+_MICRO_PAUSE = 0.15  # seconds of VAD silence inside an utterance that end a unit
 _BOUNDARY_TOLERANCE = 0.5  # seconds
 # Rejections that mean the audio held no speech (a repetition loop may still hide speech).
 _NOT_SPEECH = frozenset({"no_speech", "low_logprob", "hallucination"})
@@ -728,16 +787,16 @@ def _commit_point(words: Sequence[Word], duration: float, margin: float) -> tupl
     """Words to commit early from a long buffer, and the sample where the rest begins.
 
     Keeps the words that end before the last ``margin`` seconds (the tail may be cut
-    mid-word), ending at a sentence end when one lies in the second half of those words.
+    mid-word), ending at a unit boundary (:func:`_boundaries`) when one lies in the second
+    half of those words.
     """
     eligible = [i for i, w in enumerate(words) if w.end <= duration - margin]
     if not eligible:
         return [], 0
     last = eligible[-1]
-    for i in range(last, last // 2 - 1, -1):
-        if words[i].text.strip().endswith(_SENTENCE_END):
-            last = i
-            break
+    ends = [i for i in _boundaries(words, spoken_past=False) if last // 2 <= i <= last]
+    if ends:
+        last = ends[-1]
     cut = words[last].end
     if last + 1 < len(words):
         cut = (cut + words[last + 1].start) / 2

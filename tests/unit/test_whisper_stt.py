@@ -21,7 +21,11 @@ from livekit.agents import stt
 
 from interpreter.errors import ModelAssetError, UnsupportedLanguageError
 from interpreter.providers import whisper_model
-from interpreter.providers.hallucination import filter_hallucinated_words, normalize_phrase
+from interpreter.providers.hallucination import (
+    drop_unaligned_tail,
+    filter_hallucinated_words,
+    normalize_phrase,
+)
 from interpreter.providers.local_agreement import Word, join_words
 from interpreter.providers.whisper_model import choose_language, load_whisper_model
 from interpreter.providers.whisper_stt import WhisperSTT
@@ -253,6 +257,45 @@ async def test_a_long_monologue_is_finalised_before_it_ends(
         assert said.count(marker) == 1, said
 
 
+async def test_a_short_pause_ends_a_unit_while_the_speaker_goes_on(
+    speech: dict[str, npt.NDArray[np.int16]],
+) -> None:
+    # Two sentences with a 0.25 s breath between them: one utterance for the VAD (its end of
+    # speech needs 0.5 s), but the pause makes the first sentence final on its own, while the
+    # second is still being spoken, whatever punctuation Whisper would have put there.
+    # no interim decodes: no sentence found by agreement can end the unit, only the pause
+    engine = WhisperSTT(
+        allowed_languages=[EN, ES], sentence_commit=2.0, max_utterance=15.0, interim_results=False
+    )
+    first, second = speech["monologue0"], speech["monologue1"]
+    pcm = np.concatenate([silence(0.3), first, silence(0.25), second, silence(1.0)])
+    second_ends = 0.3 + (len(first) + len(second)) / RATE + 0.25
+    pushed = 0.0
+    arrivals: list[tuple[float, stt.SpeechData]] = []
+    async with engine.stream() as stream:
+
+        async def push() -> None:
+            nonlocal pushed
+            for frame in frames(pcm):
+                stream.push_frame(frame)
+                pushed += frame.samples_per_channel / RATE
+                await asyncio.sleep(0.02)
+            stream.end_input()
+
+        pusher = asyncio.create_task(push())
+        async for ev in stream:
+            if ev.type == stt.SpeechEventType.FINAL_TRANSCRIPT:
+                arrivals.append((pushed, ev.alternatives[0]))
+        await pusher
+    assert len(arrivals) >= 2, [a.text for _, a in arrivals]
+    at, unit = arrivals[0]
+    assert "quarter" in words_of(unit.text) and "office" not in words_of(unit.text), unit.text
+    assert at < second_ends - 1.0, f"first unit only after {at:.1f}s of {second_ends:.1f}s"
+    assert unit.end_time <= 0.3 + len(first) / RATE + 0.25
+    rest = words_of(" ".join(a.text for _, a in arrivals[1:]))
+    assert "office" in rest and "quarter" not in rest
+
+
 # ---- pure pieces ----------------------------------------------------------------------------
 
 
@@ -294,6 +337,17 @@ def test_thank_you_is_kept_when_the_decoder_heard_speech() -> None:
     assert join_words(filter_hallucinated_words(w("Thank you."), doubtful=False)) == "Thank you."
     assert filter_hallucinated_words(w("Thank you."), doubtful=True) == []
     assert filter_hallucinated_words(w("Thank you for the report."), doubtful=True)
+
+
+def test_words_aligned_to_no_audio_are_cut_off() -> None:
+    # what a decoder that ran past the audio looks like: the sentence again, in no time
+    heard = w("We need more time.")
+    end = heard[-1].end
+    looped = heard + [Word(x.text, end, end) for x in heard]
+    assert drop_unaligned_tail(looped) == heard
+    # one or two instants (a word clamped at the end of the buffer) are kept
+    clamped = [*heard, Word(" Yes.", end, end)]
+    assert drop_unaligned_tail(clamped) == clamped
 
 
 # ---- model assets ---------------------------------------------------------------------------
