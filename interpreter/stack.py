@@ -59,8 +59,7 @@ class EmbeddedStack:
             allowed_languages=usable or None,
             language_prior=prior,
             # interpret a monologue as it goes: from 2 s of speech on, a pause or a stable
-            # sentence ends a unit
-            # and no unit waits for more than 10 s of audio
+            # sentence ends a unit, and no unit waits for more than 10 s of audio
             interim_interval=INTERIM_INTERVAL,
             sentence_commit=2.0,
             max_utterance=10.0,
