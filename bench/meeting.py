@@ -7,7 +7,9 @@ real time into a microphone track, so the worker sees exactly what a live meetin
 Measured, per phrase and target language:
 
 * caption latency: end of the source phrase (when its last sample was played) -> the
-  translated caption final that covers it arrives at a listener;
+  translated caption final that covers it arrives at a listener (the caption whose speech
+  ends within ``SAME_PHRASE`` s of the phrase's end; a phrase without one is counted and
+  listed as missing: the recogniser heard nothing in it);
 * voice latency: end of the source phrase -> the listener hears the translated voice start
   on the translator's language track (a sound onset after at least 150 ms of silence);
 * lag growth: last minute's caption-latency p50 against the first minute's;
@@ -48,6 +50,9 @@ from tests.support.livekit import LiveKitFixture, WorkerProcess, free_server_por
 
 RESULTS = Path(__file__).parent / "results"
 RATE = 16000
+SAME_PHRASE = 1.5
+"""A caption belongs to a phrase when its speech ended at most this long after the phrase
+did (the next phrase of the same speaker ends at least 2.5 s later)."""
 
 PHRASES = {
     "es": [
@@ -165,15 +170,27 @@ def measure(run: Run, listeners: dict[str, Listener]) -> dict[str, Any]:
         for lang, listener in listeners.items():
             if lang == phrase.language:
                 continue
+            # the caption whose speech ends where the phrase ends (its ``wall_time``): a
+            # phrase the recogniser missed must not borrow the caption of the next one
             finals = [
                 c
                 for c in listener.finals(language=lang, sender=phrase.speaker, translated=True)
-                if float(c.attributes.get("wall_time", 0)) >= phrase.ended_at - 0.7
+                if phrase.ended_at - 0.7
+                <= float(c.attributes.get("wall_time", 0))
+                <= phrase.ended_at + SAME_PHRASE
                 and c.at >= phrase.ended_at - 0.5
             ]
             if not finals:
                 missing += 1
-                detail.append({"speaker": phrase.speaker, "target": lang, "missing": True})
+                detail.append(
+                    {
+                        "speaker": phrase.speaker,
+                        "target": lang,
+                        "ended_s": round(phrase.ended_at - run.started, 2),
+                        "source": phrase.text,
+                        "missing": True,
+                    }
+                )
                 continue
             caption = min(finals, key=lambda c: c.at)
             caption_lat.append((phrase.ended_at - run.started, caption.at - phrase.ended_at))
@@ -183,6 +200,9 @@ def measure(run: Run, listeners: dict[str, Listener]) -> dict[str, Any]:
                     "target": lang,
                     "ended_s": round(phrase.ended_at - run.started, 2),
                     "caption_latency_s": round(caption.at - phrase.ended_at, 2),
+                    "speech_end_offset_s": round(
+                        float(caption.attributes["wall_time"]) - phrase.ended_at, 2
+                    ),
                     "source": phrase.text,
                     "caption": caption.text,
                 }

@@ -11,10 +11,12 @@ Three guards run on every decode, after the VAD has already kept most non-speech
 * a few short phrases that people really say ("Thank you.", "Bye.") are dropped only when they
   are the whole utterance *and* the decoder was unsure there was speech.
 
-A fourth guard catches text the decoder went on producing past the end of the audio (often a
-repeat of the sentence it just heard): the alignment squeezes such words into no time at all,
-so from the first run of :data:`UNALIGNED_RUN` zero-length words on, the hypothesis is cut
-(:func:`drop_unaligned_tail`).
+Two more catch text the decoder went on producing past the end of what it heard, most often
+the sentence it just heard, again and again until the token limit (a repetition loop). When
+the decoder was sure there was speech, the loop is cut back to its first copy
+(:func:`first_copy`) instead of the whole decode being thrown away. A repeat that did end on
+its own is aligned into no time at all, so from the first run of :data:`UNALIGNED_RUN`
+zero-length words on, the hypothesis is cut (:func:`drop_unaligned_tail`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from interpreter.providers.local_agreement import Word
 
@@ -31,6 +34,7 @@ __all__ = [
     "DecodeGuards",
     "drop_unaligned_tail",
     "filter_hallucinated_words",
+    "first_copy",
     "normalize_phrase",
     "rejection_reason",
 ]
@@ -234,3 +238,21 @@ def drop_unaligned_tail(words: Sequence[Word]) -> list[Word]:
         if run == UNALIGNED_RUN:
             return list(words[: i + 1 - UNALIGNED_RUN])
     return list(words)
+
+
+T = TypeVar("T")
+
+
+def first_copy(tokens: Sequence[T], *, min_copies: int = 2) -> list[T] | None:
+    """``tokens`` up to the end of the first copy of a loop that runs to the end, or ``None``.
+
+    A loop is a tail that repeats one stretch (of any length) at least ``min_copies`` times,
+    the last copy possibly cut short: ``A B C X Y X Y X`` gives ``A B C X Y``. The earliest
+    loop wins, and its shortest period.
+    """
+    n = len(tokens)
+    for start in range(n):
+        for period in range(1, (n - start) // min_copies + 1):
+            if all(tokens[j] == tokens[j - period] for j in range(start + period, n)):
+                return list(tokens[: start + period])
+    return None

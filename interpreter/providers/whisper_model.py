@@ -35,6 +35,7 @@ from interpreter.providers.hallucination import (
     DecodeGuards,
     drop_unaligned_tail,
     filter_hallucinated_words,
+    first_copy,
     rejection_reason,
 )
 from interpreter.providers.local_agreement import Word, join_words
@@ -492,6 +493,16 @@ class WhisperDecoder:
             compression_ratio=ratio,
             guards=self._guards,
         )
+        guards = self._guards
+        doubtful = no_speech > guards.weak_no_speech or avg_logprob < guards.weak_logprob
+        if reason == "repetition" and not doubtful:
+            # a confident decode that looped: keep what it heard once
+            looped = first_copy(tokens)
+            if looped is not None:
+                tokens = looped
+                text = tokenizer.decode(tokens)
+                ratio = get_compression_ratio(text)
+                reason = None
         if reason is not None:
             return done((), reason)
 
@@ -510,8 +521,6 @@ class WhisperDecoder:
         ]
         if not words:
             words = [Word(text=text, start=0.0, end=duration, probability=math.exp(avg_logprob))]
-        guards = self._guards
-        doubtful = no_speech > guards.weak_no_speech or avg_logprob < guards.weak_logprob
         kept = filter_hallucinated_words(drop_unaligned_tail(words), doubtful=doubtful)
         return done(kept, None if kept else "hallucination")
 

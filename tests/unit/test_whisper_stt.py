@@ -24,6 +24,7 @@ from interpreter.providers import whisper_model
 from interpreter.providers.hallucination import (
     drop_unaligned_tail,
     filter_hallucinated_words,
+    first_copy,
     normalize_phrase,
 )
 from interpreter.providers.local_agreement import Word, join_words
@@ -348,6 +349,18 @@ def test_words_aligned_to_no_audio_are_cut_off() -> None:
     # one or two instants (a word clamped at the end of the buffer) are kept
     clamped = [*heard, Word(" Yes.", end, end)]
     assert drop_unaligned_tail(clamped) == clamped
+
+
+def test_a_repetition_loop_is_cut_back_to_its_first_copy() -> None:
+    said = "Now we will look at the numbers .".split()
+    loop = said * 3 + said[:4]  # the decoder ran into its token limit mid-copy
+    assert first_copy(loop) == said
+    assert first_copy(["Good", "morning", ",", *said, *said]) == ["Good", "morning", ",", *said]
+    assert first_copy(list("abcabcab")) == list("abc")
+    assert first_copy("Thank you . Thank you . Thank you .".split()) == "Thank you .".split()
+    # text that does not end in a loop is left alone
+    assert first_copy(said) is None
+    assert first_copy("a b a b c".split()) is None
 
 
 # ---- model assets ---------------------------------------------------------------------------
