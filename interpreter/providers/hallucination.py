@@ -14,9 +14,9 @@ Three guards run on every decode, after the VAD has already kept most non-speech
 Two more catch text the decoder went on producing past the end of what it heard, most often
 the sentence it just heard, again and again until the token limit (a repetition loop). When
 the decoder was sure there was speech, the loop is cut back to its first copy
-(:func:`first_copy`) instead of the whole decode being thrown away. A repeat that did end on
-its own is aligned into no time at all, so from the first run of :data:`UNALIGNED_RUN`
-zero-length words on, the hypothesis is cut (:func:`drop_unaligned_tail`).
+(:func:`first_copy`) instead of the whole decode being thrown away. A shorter repeat is
+aligned into no time at all, which tells it from a speaker really saying something twice
+(:func:`drop_unheard_repeat`).
 """
 
 from __future__ import annotations
@@ -27,12 +27,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from interpreter.providers.local_agreement import Word
+from interpreter.providers.local_agreement import Word, word_key
 
 __all__ = [
-    "UNALIGNED_RUN",
+    "MIN_REPEAT",
     "DecodeGuards",
-    "drop_unaligned_tail",
+    "drop_unheard_repeat",
     "filter_hallucinated_words",
     "first_copy",
     "normalize_phrase",
@@ -226,17 +226,28 @@ def filter_hallucinated_words(words: Sequence[Word], *, doubtful: bool) -> list[
     return kept
 
 
-UNALIGNED_RUN = 3
-"""This many consecutive words aligned to no audio mark text beyond what was heard."""
+MIN_REPEAT = 3
+"""A repeat shorter than the stretch it repeats counts from this many words on."""
 
 
-def drop_unaligned_tail(words: Sequence[Word]) -> list[Word]:
-    """``words`` up to the first run of :data:`UNALIGNED_RUN` zero-length words."""
-    run = 0
-    for i, word in enumerate(words):
-        run = run + 1 if word.end - word.start <= 0.0 else 0
-        if run == UNALIGNED_RUN:
-            return list(words[: i + 1 - UNALIGNED_RUN])
+def drop_unheard_repeat(words: Sequence[Word]) -> list[Word]:
+    """``words`` without a tail that repeats the words before it and was heard in no time.
+
+    The tail from word ``k`` on must repeat the ``p`` words before ``k`` (as many times as it
+    goes, the last copy possibly cut short, at least ``MIN_REPEAT`` words or the whole
+    stretch), and at least half of its words must be aligned to no audio at all. Real
+    repetitions ("no, no, no") take time and are kept.
+    """
+    keys = [word_key(w.text) for w in words]
+    n = len(words)
+    for k in range(1, n):
+        for period in range(1, k + 1):
+            if n - k < min(period, MIN_REPEAT):
+                break
+            if all(keys[i] == keys[i - period] for i in range(k, n)):
+                unheard = sum(1 for w in words[k:] if w.end - w.start <= 0.0)
+                if 2 * unheard >= n - k:
+                    return list(words[:k])
     return list(words)
 
 

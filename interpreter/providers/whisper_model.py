@@ -33,7 +33,7 @@ from interpreter.config import default_cache_dir
 from interpreter.errors import ModelAssetError, UnknownLanguageError, UnsupportedLanguageError
 from interpreter.providers.hallucination import (
     DecodeGuards,
-    drop_unaligned_tail,
+    drop_unheard_repeat,
     filter_hallucinated_words,
     first_copy,
     rejection_reason,
@@ -521,7 +521,7 @@ class WhisperDecoder:
         ]
         if not words:
             words = [Word(text=text, start=0.0, end=duration, probability=math.exp(avg_logprob))]
-        kept = filter_hallucinated_words(drop_unaligned_tail(words), doubtful=doubtful)
+        kept = filter_hallucinated_words(drop_unheard_repeat(words), doubtful=doubtful)
         return done(kept, None if kept else "hallucination")
 
     def _transcribe_long(
@@ -572,7 +572,7 @@ class WhisperDecoder:
                 segment.no_speech_prob > self._guards.weak_no_speech
                 or segment.avg_logprob < self._guards.weak_logprob
             )
-            heard = drop_unaligned_tail(seg_words)
+            heard = drop_unheard_repeat(seg_words)
             words.extend(filter_hallucinated_words(heard, doubtful=doubtful))
         return Transcript(
             words=tuple(words),

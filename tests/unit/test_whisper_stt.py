@@ -22,7 +22,7 @@ from livekit.agents import stt
 from interpreter.errors import ModelAssetError, UnsupportedLanguageError
 from interpreter.providers import whisper_model
 from interpreter.providers.hallucination import (
-    drop_unaligned_tail,
+    drop_unheard_repeat,
     filter_hallucinated_words,
     first_copy,
     normalize_phrase,
@@ -340,15 +340,21 @@ def test_thank_you_is_kept_when_the_decoder_heard_speech() -> None:
     assert filter_hallucinated_words(w("Thank you for the report."), doubtful=True)
 
 
-def test_words_aligned_to_no_audio_are_cut_off() -> None:
-    # what a decoder that ran past the audio looks like: the sentence again, in no time
-    heard = w("We need more time.")
-    end = heard[-1].end
-    looped = heard + [Word(x.text, end, end) for x in heard]
-    assert drop_unaligned_tail(looped) == heard
-    # one or two instants (a word clamped at the end of the buffer) are kept
-    clamped = [*heard, Word(" Yes.", end, end)]
-    assert drop_unaligned_tail(clamped) == clamped
+def test_a_repeat_aligned_to_no_audio_is_cut_off() -> None:
+    # what a decoder that ran past the audio looks like: the sentence again, in no time,
+    # the alignment squeezing the end of the real sentence too
+    said = w("Now we look at the numbers in more detail.")
+    at = said[5].end
+    squeezed = [*said[:6], *(Word(x.text, at, at) for x in said[6:])]
+    looped = squeezed + [Word(x.text, at, at) for x in said[:6]]
+    assert drop_unheard_repeat(looped) == squeezed
+    # a word clamped at the end of the buffer is no repeat
+    clamped = [*said, Word(" Yes.", said[-1].end, said[-1].end)]
+    assert drop_unheard_repeat(clamped) == clamped
+    # saying something twice takes time: kept
+    twice = w("no no no we will not")
+    assert drop_unheard_repeat(twice) == twice
+    assert drop_unheard_repeat(w("thank you thank you")) == w("thank you thank you")
 
 
 def test_a_repetition_loop_is_cut_back_to_its_first_copy() -> None:
