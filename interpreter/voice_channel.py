@@ -3,7 +3,8 @@
 The channel speaks units in order. Before each one it asks :class:`~interpreter.pacing.Pacing`
 whether the unit is still worth voicing and how fast, so the track never falls more than a few
 seconds behind its speaker; skipped units are logged and counted (their captions went out
-anyway).
+anyway). The silence a voice leaves after its last word (about 0.3 s for Piper and espeak-ng)
+is cut to ``TRAILING_SILENCE`` (:class:`TrailTrimmer`): the time goes to the next unit.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from livekit import rtc
 from livekit.agents import tts, utils
 
@@ -23,12 +25,54 @@ from interpreter import metrics
 from interpreter.pacing import Pacing
 from languages import Language
 
-__all__ = ["OUTPUT_RATE", "VoiceChannel", "VoiceUnit"]
+__all__ = ["OUTPUT_RATE", "TrailTrimmer", "VoiceChannel", "VoiceUnit"]
 
 logger = logging.getLogger("interpreter.voice")
 
 OUTPUT_RATE = 48000
 UNPUBLISH_TIMEOUT = 3.0
+TRAILING_SILENCE = 0.1
+"""Seconds of silence kept after a unit's last sound."""
+QUIET_DBFS = -45.0
+"""A frame below this RMS level is silence."""
+
+
+class TrailTrimmer:
+    """Passes a unit's frames through, holding back quiet ones until sound follows them.
+
+    :meth:`push` returns the frames to play now; :meth:`end` returns what is left of the held
+    silence, at most ``keep`` seconds. Pauses inside the unit are kept whole.
+    """
+
+    def __init__(self, *, keep: float = TRAILING_SILENCE) -> None:
+        self._keep = keep
+        self._held: list[rtc.AudioFrame] = []
+
+    def push(self, frame: rtc.AudioFrame) -> list[rtc.AudioFrame]:
+        if _quiet(frame):
+            self._held.append(frame)
+            return []
+        out, self._held = [*self._held, frame], []
+        return out
+
+    def end(self) -> list[rtc.AudioFrame]:
+        out: list[rtc.AudioFrame] = []
+        kept = 0
+        for frame in self._held:
+            if kept >= round(self._keep * frame.sample_rate):
+                break
+            out.append(frame)
+            kept += frame.samples_per_channel
+        self._held = []
+        return out
+
+
+def _quiet(frame: rtc.AudioFrame) -> bool:
+    pcm = np.frombuffer(frame.data, dtype=np.int16).astype(np.float32)
+    if len(pcm) == 0:
+        return True
+    rms = float(np.sqrt(np.mean(pcm * pcm))) / 32768.0
+    return rms <= 10 ** (QUIET_DBFS / 20)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -126,6 +170,7 @@ class VoiceChannel:
             with contextlib.suppress(TypeError):
                 update(speed=speed)
         first = True
+        trimmer = TrailTrimmer()
         async with self._tts.synthesize(unit.text) as stream:
             async for audio in stream:
                 for frame in self._at_output_rate(audio.frame):
@@ -134,7 +179,10 @@ class VoiceChannel:
                         metrics.FIRST_AUDIO.labels(self.language).observe(
                             self._clock() - unit.speech_end
                         )
-                    await self._source.capture_frame(frame)
+                    for out in trimmer.push(frame):
+                        await self._source.capture_frame(out)
+        for out in trimmer.end():
+            await self._source.capture_frame(out)
 
     def _at_output_rate(self, frame: rtc.AudioFrame) -> list[rtc.AudioFrame]:
         if frame.sample_rate == OUTPUT_RATE and frame.num_channels == 1:
