@@ -697,8 +697,8 @@ class WhisperRecognizeStream(stt.RecognizeStream):
     ) -> bool:
         """Make the speech up to a stable boundary final, straight away.
 
-        A boundary is where a unit may end (see :func:`_boundaries`: a sentence end, a pause,
-        or a clause end after enough words) that the speaker has already talked past. When
+        A boundary is where a unit may end (see :func:`_boundaries`: a sentence end, or a
+        clause end after enough words) that the speaker has already talked past. When
         two consecutive decodes put a boundary at the same time (within
         ``_BOUNDARY_TOLERANCE``), the words up to the latest such one become a
         ``FINAL_TRANSCRIPT`` with no decode of their own, even if a word or two inside still
