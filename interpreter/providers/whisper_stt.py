@@ -6,8 +6,9 @@ Its stream works utterance by utterance:
 * Silero VAD (from ``livekit-plugins-silero``) decides where speech is; silence, noise and
   music mostly never reach Whisper.
 * While someone speaks, the utterance buffer is re-decoded after every ``interim_interval``
-  seconds of new audio, but only when no other decode of this stream is running or queued
-  (so a slow CPU decodes less often instead of falling behind). Each hypothesis goes through
+  seconds of new audio (or twice as long as the last such decode took, if longer), and only
+  when no other decode of this stream is running or queued (so a busy CPU decodes less often
+  instead of falling behind). Each hypothesis goes through
   LocalAgreement-2; ``INTERIM_TRANSCRIPT`` carries the stable prefix, which never retracts.
 * At the end of the utterance the whole buffer is decoded once more and sent as
   ``FINAL_TRANSCRIPT`` with word timings. A long utterance is committed early, from
@@ -38,6 +39,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -430,6 +432,7 @@ class WhisperRecognizeStream(stt.RecognizeStream):
         self._jobs = aio.Chan[_Job]()
         self._pending = 0
         self._interim: asyncio.Task[None] | None = None
+        self._interim_cost = 0.0  # wall seconds the last interim decode took
 
     async def _run(self) -> None:
         vad_stream = self._whisper._vad.stream()
@@ -520,7 +523,8 @@ class WhisperRecognizeStream(stt.RecognizeStream):
             and self._pending == 0
             and (self._interim is None or self._interim.done())
             and utt.samples >= opts.min_interim_audio * SAMPLE_RATE
-            and utt.samples - utt.decoded_at >= opts.interim_interval * SAMPLE_RATE
+            and utt.samples - utt.decoded_at
+            >= max(opts.interim_interval, _INTERIM_DUTY * self._interim_cost) * SAMPLE_RATE
         ):
             utt.decoded_at = utt.samples
             self._interim = asyncio.create_task(
@@ -646,11 +650,14 @@ class WhisperRecognizeStream(stt.RecognizeStream):
 
     async def _run_interim(self, utt: _Utterance, generation: int, audio: Any) -> None:
         language = self._language or (utt.language if utt.agreement.committed else None)
+        began = time.monotonic()
         try:
             transcript = await self._whisper._transcribe(audio, language=language)
         except ProviderError:
             logger.warning("whisper interim decode failed", exc_info=True)
             return
+        finally:
+            self._interim_cost = time.monotonic() - began
         if utt.closed or utt.generation != generation or self._utterance is not utt:
             return
         if utt.language is not None and transcript.language != utt.language:
@@ -778,6 +785,9 @@ _SENTENCE_END = (".", "!", "?", "。", "！", "？", "…")
 _CLAUSE_END = (",", ";", ":", "，", "；", "：", "、")
 _MIN_CLAUSE_WORDS = 8
 _MICRO_PAUSE = 0.15  # seconds of VAD silence inside an utterance that end a unit
+# Interim decodes wait for this many times the last one's duration in new audio, so a stream
+# spends at most about half its time on previews and a busy CPU previews less often.
+_INTERIM_DUTY = 2.0
 _BOUNDARY_TOLERANCE = 0.5  # seconds
 # Rejections that mean the audio held no speech (a repetition loop may still hide speech).
 _NOT_SPEECH = frozenset({"no_speech", "low_logprob", "hallucination"})
