@@ -28,9 +28,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import contextlib
 import itertools
 import json
+import re
 import tempfile
 import threading
 import time
@@ -141,6 +143,15 @@ class ProcessSampler:
         self._stop.set()
         self._thread.join()
         return sum(self._cpu.values())
+
+
+def skipped_units(log: str) -> dict[str, Any]:
+    """Voice units the worker dropped for lateness, in all and per language."""
+    languages = re.findall(r"unit not voiced: too late.* language=(\S+)", log)
+    return {
+        "voice_units_skipped_late": len(languages),
+        "voice_units_skipped_by_language": dict(collections.Counter(languages)),
+    }
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -365,7 +376,7 @@ async def meeting(minutes: float, workdir: Path) -> dict[str, Any]:
                     "worker_cpu_seconds": round(cpu, 1),
                     "worker_cpu_share_of_2_cores": round(cpu / wall / 2, 3),
                     "worker_peak_rss_mb": round(sampler.peak_rss / 2**20, 1),
-                    "voice_units_skipped_late": worker.log().count("unit not voiced: too late"),
+                    **skipped_units(worker.log()),
                 }
             )
             for listener in listeners.values():
@@ -403,17 +414,19 @@ async def capacity_step(
             await asyncio.gather(*(talk(name, j * 3) for j, name in enumerate(speakers)))
             await asyncio.sleep(6)
             result = measure(run, listeners)
-            skipped = worker.log().count("unit not voiced: too late")
+            skipped = skipped_units(worker.log())
             p95 = result["caption_latency_s"]["p95"]
             result.update(
                 {
                     "speakers": n,
                     "target_languages": 2,
-                    "voice_units_skipped_late": skipped,
+                    **skipped,
                     "missing_share": round(
                         result["captions_missing"] / max(1, 2 * len(run.phrases)), 3
                     ),
-                    "keeps_up": bool(p95 is not None and p95 < 4.0 and skipped == 0),
+                    "keeps_up": bool(
+                        p95 is not None and p95 < 4.0 and skipped["voice_units_skipped_late"] == 0
+                    ),
                 }
             )
             for listener in listeners.values():

@@ -23,8 +23,8 @@ class PacingDecision:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Pacing:
     max_lag: float = 4.0
-    relaxed: float = 1.5
-    full_speed: float = 3.0
+    relaxed: float = 1.0
+    full_speed: float = 2.5
     max_speed: float = 1.3
 
     def __post_init__(self) -> None:
