@@ -66,32 +66,36 @@ def active_span(samples: Float, rate: int, *, threshold_db: float = -40.0) -> tu
 def aligned_correlation(sent: Float, received: Float, *, rate: int = 16000) -> float:
     """Normalised cross-correlation of ``sent`` with ``received`` after alignment.
 
-    The global lag comes from a full cross-correlation. A real-time receiver's jitter buffer
-    may then shift the timing by some tens of milliseconds mid-stream, so each 0.5 s window
-    is re-aligned within +-60 ms of the global lag; the result is the energy-weighted mean of
-    the windows' correlations (1.0 = identical waveforms).
+    Where the first second of ``sent`` lies in ``received`` comes from a cross-correlation. A
+    real-time receiver's jitter buffer then stretches and shrinks the timing mid-stream (by
+    tens of milliseconds, and the shifts add up over a clip), so each 0.5 s window is
+    re-aligned within +-60 ms of where the previous clear match was; the result is the
+    energy-weighted mean of the windows' correlations (1.0 = identical waveforms).
     """
     a = sent - sent.mean()
     b = received - received.mean()
-    size = 1 << int(np.ceil(np.log2(len(a) + len(b))))
-    corr = np.fft.irfft(np.fft.rfft(b, size) * np.conj(np.fft.rfft(a, size)), size)
-    lag = int(np.argmax(corr[: len(b)]))
     win, slack = rate // 2, (rate * 60) // 1000
+    head = a[: 2 * win]  # where the first second of what was sent is in what was received
+    size = 1 << int(np.ceil(np.log2(len(head) + len(b))))
+    corr = np.fft.irfft(np.fft.rfft(b, size) * np.conj(np.fft.rfft(head, size)), size)
+    lag = int(np.argmax(corr[: len(b)]))
     total = weight = 0.0
     for start in range(0, len(a) - win + 1, win):
         ref = a[start : start + win]
         energy = float(np.dot(ref, ref))
         if energy <= 0:
             continue
-        best = 0.0
-        for shift in range(-slack, slack + 1, max(1, rate // 8000)):
+        best, best_lag = 0.0, lag
+        for shift in range(-slack, slack + 1):
             pos = lag + start + shift
             if pos < 0 or pos + win > len(b):
                 continue
             seg = b[pos : pos + win]
             denom = float(np.linalg.norm(ref) * np.linalg.norm(seg))
-            if denom > 0:
-                best = max(best, float(np.dot(ref, seg)) / denom)
+            if denom > 0 and float(np.dot(ref, seg)) / denom > best:
+                best, best_lag = float(np.dot(ref, seg)) / denom, lag + shift
+        if best >= 0.5:  # a clear match: follow the drift from there
+            lag = best_lag
         total += best * energy
         weight += energy
     return total / weight if weight else 0.0

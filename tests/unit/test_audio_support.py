@@ -34,3 +34,27 @@ def test_active_span_ignores_silence() -> None:
     # the 3 Hz envelope's last burst ends 5/6 s into the second of sound
     assert abs(start - rate) <= rate // 50
     assert abs(end - (rate + 5 * rate // 6)) <= rate // 50
+
+
+def _bursts(seed: int, seconds: float, rate: int = 16000) -> np.ndarray:
+    """Noise in bursts of random length: nothing in it repeats, unlike a steady tone."""
+    rng = np.random.default_rng(seed)
+    out = np.zeros(int(seconds * rate), np.float32)
+    pos = 0
+    while pos < len(out):
+        size = int(rng.uniform(0.1, 0.4) * rate)
+        out[pos : pos + size] = 0.3 * rng.standard_normal(len(out[pos : pos + size]))
+        pos += size + int(rng.uniform(0.05, 0.2) * rate)
+    return out
+
+
+def test_a_jitter_buffer_drifting_the_timing_still_correlates() -> None:
+    # what a receiver's jitter buffer does over a clip: 40 ms stretches that add up to 0.2 s
+    rate = 16000
+    a = _bursts(4, seconds=5.0)
+    parts, gap = [], np.zeros(rate // 25, np.float32)
+    for k in range(5):
+        parts += [a[k * rate : (k + 1) * rate], gap]
+    stretched = np.concatenate(parts)
+    assert aligned_correlation(a, stretched) > 0.8
+    assert aligned_correlation(_bursts(5, seconds=5.0), stretched) < 0.5
