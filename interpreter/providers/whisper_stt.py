@@ -595,20 +595,16 @@ class WhisperRecognizeStream(stt.RecognizeStream):
         transcript = await self._whisper._transcribe(audio, language=language)
         duration = len(audio) / SAMPLE_RATE
         words = list(transcript.words)
-        if last:
-            keep = words
-            cut = len(audio)
-        elif until is not None:
-            keep = words
-            cut = len(audio)
-            utt.commit_pending = False
+        if last or until is not None:  # the whole decoded audio is one unit
+            keep, cut = words, len(audio)
         else:
             keep, cut = _commit_point(words, duration, opts.commit_margin)
-            utt.commit_pending = False
             utt.next_commit_at = utt.samples + int(opts.interim_interval * 5 * SAMPLE_RATE)
             if transcript.rejected in _NOT_SPEECH:
                 # Nothing but noise so far: drop it, keeping the margin for the next decode.
                 cut = int((duration - opts.commit_margin) * SAMPLE_RATE)
+        if not last:
+            utt.commit_pending = False
         if keep:
             self._event_ch.send_nowait(
                 stt.SpeechEvent(
