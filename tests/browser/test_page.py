@@ -20,7 +20,7 @@ from languages import Language, detect_language
 from tests.browser.conftest import WebApp
 from tests.browser.driver import Browser, Page
 from tests.support.audio import resample, write_wav
-from tests.support.clients import Listener, Speaker
+from tests.support.clients import Listener, Speaker, join_listener
 from tests.support.livekit import LiveKitFixture, WorkerProcess, free_port, wait_for
 from tests.support.speech import ENGLISH, SPANISH, SPANISH_IN_ENGLISH, chrf, render
 from web.app import build_app
@@ -75,13 +75,13 @@ async def test_listener_page_reads_and_hears_the_interpretation(
     room = "page-listens"
     speech = render(SPANISH, "es", tmp_path / "es.wav")
     # someone already wants English, so the translator voices it before the page arrives
-    lena = Listener(
-        await livekit_server.connect(
-            room, "lena", attributes={"language": "en"}, auto_subscribe=False
-        ),
+    lena = await join_listener(
+        livekit_server,
+        room,
+        "lena",
+        "en",
         want_track=lambda pub, p: p.identity == "translator-ana" and pub.name == "en",
     )
-    lena.start()
     ana_room = await livekit_server.connect(
         room, "ana", name="Ana Lima", attributes={"language": "es"}
     )
@@ -248,12 +248,7 @@ async def test_speaking_page_is_captioned_for_other_participants(
     lead_in = np.zeros(6 * 16000, dtype=np.float32)
     wav = tmp_path / "microphone.wav"
     write_wav(wav, resample(np.concatenate([lead_in, speech]), 16000, 48000), 48000)
-    pablo = Listener(
-        await livekit_server.connect(
-            room, "pablo", attributes={"language": "es"}, auto_subscribe=False
-        )
-    )
-    pablo.start()
+    pablo = await join_listener(livekit_server, room, "pablo", "es")
     chromium = await browser.launch(f"--use-file-for-fake-audio-capture={wav}%noloop")
     page = await browser.new_page(chromium, "speaker")
     try:

@@ -14,7 +14,7 @@ import webvtt
 from livekit import rtc
 
 from interpreter.livekit_server import LiveKitServer
-from tests.support.clients import Listener, Speaker
+from tests.support.clients import Speaker, join_listener
 from tests.support.livekit import (
     REPO,
     LiveKitFixture,
@@ -75,12 +75,9 @@ async def test_exports_hold_every_caption_a_listener_saw(
     english = render(ENGLISH[:2], "en", tmp_path / "en.wav")
     rooms: list[rtc.Room] = []
     try:
-        lena_room = await livekit_server.connect(
-            room_name, "lena", attributes={"language": "en"}, auto_subscribe=False
-        )
+        lena = await join_listener(livekit_server, room_name, "lena", "en")
+        lena_room = lena.room
         rooms.append(lena_room)
-        lena = Listener(lena_room)
-        lena.start()
         ana_room = await livekit_server.connect(
             room_name, "ana", name="Ana Lima", attributes={"language": "es"}
         )
@@ -162,12 +159,9 @@ async def _kill_worker_mid_meeting(
     rooms: list[rtc.Room] = []
     restarted: WorkerProcess | None = None
     try:
-        lena_room = await livekit_server.connect(
-            room_name, "lena", attributes={"language": "en"}, auto_subscribe=False
-        )
+        lena = await join_listener(livekit_server, room_name, "lena", "en")
+        lena_room = lena.room
         rooms.append(lena_room)
-        lena = Listener(lena_room)
-        lena.start()
         ana_room = await livekit_server.connect(room_name, "ana", attributes={"language": "es"})
         rooms.append(ana_room)
         ana = Speaker(ana_room)

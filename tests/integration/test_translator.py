@@ -10,7 +10,7 @@ import numpy as np
 from livekit import rtc
 
 from tests.support.audio import active_span
-from tests.support.clients import Listener, Speaker
+from tests.support.clients import Speaker, join_listener
 from tests.support.livekit import LiveKitFixture, WorkerProcess, wait_for
 from tests.support.speech import (
     ENGLISH,
@@ -44,11 +44,10 @@ async def test_spanish_speaker_is_interpreted_into_english(
 ) -> None:
     room_name = "es-to-en"
     speech = render(SPANISH, "es", tmp_path / "es.wav")
-    lena_room = await livekit_server.connect(
-        room_name, "lena", attributes={"language": "en"}, auto_subscribe=False
+    lena = await join_listener(
+        livekit_server, room_name, "lena", "en", want_track=from_translator("ana", "en")
     )
-    lena = Listener(lena_room, want_track=from_translator("ana", "en"))
-    lena.start()
+    lena_room = lena.room
     ana_room = await livekit_server.connect(
         room_name, "ana", name="Ana Lima", attributes={"language": "es"}
     )
@@ -126,10 +125,9 @@ async def test_two_overlapping_speakers_reach_each_listener_in_their_language(
         return r
 
     try:
-        lena = Listener(await join("lena", "en"))
-        pablo = Listener(await join("pablo", "es"))
-        lena.start()
-        pablo.start()
+        lena = await join_listener(livekit_server, room_name, "lena", "en")
+        pablo = await join_listener(livekit_server, room_name, "pablo", "es")
+        rooms += [lena.room, pablo.room]
         ana = Speaker(await join("ana", "es"))
         ben = Speaker(await join("ben", "en"))
         await asyncio.gather(ana.publish(), ben.publish())
@@ -219,11 +217,8 @@ async def test_a_long_monologue_is_interpreted_as_it_goes(
     room_name = "monologue"
     speech = render_monologue(tmp_path / "monologue.wav")
     assert len(speech) / 16000 >= 58, "the monologue should last about a minute"
-    lena_room = await livekit_server.connect(
-        room_name, "lena", attributes={"language": "en"}, auto_subscribe=False
-    )
-    lena = Listener(lena_room)
-    lena.start()
+    lena = await join_listener(livekit_server, room_name, "lena", "en")
+    lena_room = lena.room
     ana_room = await livekit_server.connect(room_name, "ana", attributes={"language": "es"})
     try:
         ana = Speaker(ana_room)
@@ -258,11 +253,8 @@ async def test_silence_and_noise_publish_no_caption(
     livekit_server: LiveKitFixture, worker: WorkerProcess
 ) -> None:
     room_name = "noise"
-    lena_room = await livekit_server.connect(
-        room_name, "lena", attributes={"language": "en"}, auto_subscribe=False
-    )
-    lena = Listener(lena_room)
-    lena.start()
+    lena = await join_listener(livekit_server, room_name, "lena", "en")
+    lena_room = lena.room
     ana_room = await livekit_server.connect(room_name, "ana", attributes={"language": "es"})
     try:
         ana = Speaker(ana_room)
@@ -307,17 +299,14 @@ async def test_a_failing_language_does_not_stop_the_others_and_republishing_is_p
     second = render(SPANISH[1:2], "es", tmp_path / "second.wav")
     rooms: list[rtc.Room] = []
     try:
-        lena_room = await livekit_server.connect(
-            room_name, "lena", attributes={"language": "en"}, auto_subscribe=False
-        )
+        lena = await join_listener(livekit_server, room_name, "lena", "en")
+        lena_room = lena.room
         rooms.append(lena_room)
         rooms.append(
             await livekit_server.connect(
                 room_name, "dieter", attributes={"language": "de"}, auto_subscribe=False
             )
         )
-        lena = Listener(lena_room)
-        lena.start()
         ana_room = await livekit_server.connect(room_name, "ana", attributes={"language": "es"})
         rooms.append(ana_room)
         ana = Speaker(ana_room)
@@ -371,12 +360,8 @@ async def test_an_interpreter_is_captioned_not_translated_and_metrics_are_served
     speech = render(ENGLISH[:1], "en", tmp_path / "en.wav")
     rooms: list[rtc.Room] = []
     try:
-        pablo_room = await livekit_server.connect(
-            room_name, "pablo", attributes={"language": "es"}, auto_subscribe=False
-        )
-        rooms.append(pablo_room)
-        pablo = Listener(pablo_room)
-        pablo.start()
+        pablo = await join_listener(livekit_server, room_name, "pablo", "es")
+        rooms.append(pablo.room)
         ines_room = await livekit_server.connect(
             room_name, "ines", attributes={"language": "en", "role": "interpreter"}
         )
@@ -384,7 +369,7 @@ async def test_an_interpreter_is_captioned_not_translated_and_metrics_are_served
         ines = Speaker(ines_room)
         await ines.publish()
         await wait_for(
-            lambda: "translator-ines" in pablo_room.remote_participants,
+            lambda: "translator-ines" in pablo.room.remote_participants,
             within=READY,
             what="the interpreter's captioning agent",
         )
@@ -398,7 +383,7 @@ async def test_an_interpreter_is_captioned_not_translated_and_metrics_are_served
             what="the interpreter's caption",
         )
         assert pablo.finals(translated=True) == []
-        assert translator_tracks(pablo_room, "ines") == set()
+        assert translator_tracks(pablo.room, "ines") == set()
         text = await asyncio.to_thread(worker.metrics)
         for name in (
             "interpreter_stt_final_seconds_count",

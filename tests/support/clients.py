@@ -8,12 +8,17 @@ import json
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from livekit import rtc
 
 from captions.segments import CAPTIONS_DATA_TOPIC, TRANSCRIPTION_TOPIC
+
+if TYPE_CHECKING:
+    from tests.support.livekit import LiveKitFixture
+
+TrackFilter = Callable[[rtc.RemoteTrackPublication, rtc.RemoteParticipant], bool]
 
 FRAME_MS = 10
 
@@ -80,9 +85,7 @@ class Listener:
     name is accepted by ``want_track``."""
 
     room: rtc.Room
-    want_track: Callable[[rtc.RemoteTrackPublication, rtc.RemoteParticipant], bool] = (
-        lambda pub, p: False
-    )
+    want_track: TrackFilter = lambda pub, p: False
     captions: list[ReceivedCaption] = field(default_factory=list)
     data_captions: list[dict[str, object]] = field(default_factory=list)
     audio: dict[tuple[str, str], list[tuple[float, np.ndarray]]] = field(default_factory=dict)
@@ -168,3 +171,19 @@ class Listener:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+async def join_listener(
+    lk: LiveKitFixture,
+    room: str,
+    identity: str,
+    language: str,
+    *,
+    want_track: TrackFilter | None = None,
+) -> Listener:
+    """Join ``room`` as someone who wants ``language``, subscribing to no track but those
+    ``want_track`` accepts, and start recording (the room is ``listener.room``)."""
+    r = await lk.connect(room, identity, attributes={"language": language}, auto_subscribe=False)
+    listener = Listener(r) if want_track is None else Listener(r, want_track=want_track)
+    listener.start()
+    return listener
