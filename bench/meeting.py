@@ -47,9 +47,9 @@ from livekit import rtc
 
 from interpreter.config import DEV_API_KEY, DEV_API_SECRET, load_settings
 from interpreter.livekit_server import LiveKitServer, ensure_server_binary
-from tests.support.audio import read_wav, speak_to_wav
-from tests.support.clients import Listener, Speaker, join_listener
-from tests.support.livekit import LiveKitFixture, WorkerProcess, free_server_ports, wait_for
+from interpreter.testing.audio import read_wav, speak_to_wav
+from interpreter.testing.clients import Listener, Speaker, join_listener
+from interpreter.testing.livekit import LiveKitFixture, WorkerProcess, free_server_ports, wait_for
 
 RESULTS = Path(__file__).parent / "results"
 RATE = 16000

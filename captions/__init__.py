@@ -1,10 +1,11 @@
-"""Captions: the segment model, publishing over LiveKit, the transcript store and exports."""
+"""What was said in a room: the caption model, live captions (wire format and publishing over
+LiveKit), the room protocol, and stored transcripts (store, schema, exports).
 
-from captions.publisher import CaptionPublisher
-from captions.segments import (
-    CAPTIONS_DATA_TOPIC,
-    TRANSCRIPTION_TOPIC,
-    Caption,
-)
+A leaf package: it imports only ``languages``, and importing it loads neither the LiveKit RTC
+library nor the database driver until a module that needs them is imported.
+"""
 
-__all__ = ["CAPTIONS_DATA_TOPIC", "TRANSCRIPTION_TOPIC", "Caption", "CaptionPublisher"]
+from captions.errors import CaptionsError, TranscriptNotFoundError, TranscriptStoreError
+from captions.segments import Caption
+
+__all__ = ["Caption", "CaptionsError", "TranscriptNotFoundError", "TranscriptStoreError"]

@@ -30,19 +30,17 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, TypeVar
+from typing import Any, Final, Literal, Protocol, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 
+from captions.errors import TranscriptNotFoundError, TranscriptStoreError
+from captions.schema import meetings, metadata, segments, translations
 from captions.segments import Caption
-from interpreter.errors import InterpreterError
 from languages import Language
-
-if TYPE_CHECKING:
-    from livekit import rtc
 
 __all__ = [
     "ORIGINAL",
@@ -78,21 +76,6 @@ MAX_TEXT_LENGTH = 100_000
 T = TypeVar("T")
 
 
-class TranscriptStoreError(InterpreterError):
-    """The transcript database could not be reached or refused a write.
-
-    ``retryable`` is true for a busy or unreachable database (a later write may succeed).
-    """
-
-
-class TranscriptNotFoundError(InterpreterError, LookupError):
-    """No transcript for this room, meeting or language (the message says which)."""
-
-    def __init__(self, message: str, *, available: tuple[str, ...] = ()) -> None:
-        super().__init__(message, retryable=False)
-        self.available = available
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Meeting:
     """One LiveKit room session, as a translator agent knows it."""
@@ -109,16 +92,6 @@ class Meeting:
             raise ValueError("a meeting needs a room name of 1 to 512 characters")
         if "\x00" in self.room_sid + self.room_name:
             raise ValueError("room sids and names cannot contain NUL")
-
-    @classmethod
-    async def from_room(cls, room: rtc.Room) -> Meeting:
-        """The meeting of a connected room: its sid, name and creation time."""
-        sid = await room.sid
-        try:
-            created = room.creation_time.timestamp()
-        except (OverflowError, OSError, ValueError):
-            created = 0.0
-        return cls(room_sid=sid, room_name=room.name, started_at=created if created > 0 else None)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -200,58 +173,6 @@ def _normalise_url(url: str) -> URL:
     return parsed
 
 
-_metadata = sa.MetaData()
-
-meetings = sa.Table(
-    "meetings",
-    _metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("room_sid", sa.String, nullable=False, unique=True),
-    sa.Column("room_name", sa.String, nullable=False),
-    sa.Column("started_at", sa.Double, nullable=True),
-    sa.Column("created_at", sa.Double, nullable=False),
-    sa.Index("ix_meetings_room_name", "room_name"),
-)
-
-segments = sa.Table(
-    "segments",
-    _metadata,
-    sa.Column(
-        "meeting_id",
-        sa.Integer,
-        sa.ForeignKey("meetings.id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
-    sa.Column("segment_id", sa.String, primary_key=True),
-    sa.Column("speaker_identity", sa.String, nullable=False),
-    sa.Column("speaker_name", sa.String, nullable=False),
-    sa.Column("language", sa.String(35), nullable=False),
-    sa.Column("wall_start", sa.Double, nullable=False),
-    sa.Column("wall_end", sa.Double, nullable=False),
-    sa.Column("text", sa.Text, nullable=False),
-    sa.Column("interpreter", sa.Boolean, nullable=False, default=False),
-    sa.Column("updated_at", sa.Double, nullable=False),
-    sa.Index("ix_segments_meeting_start", "meeting_id", "wall_start"),
-)
-
-translations = sa.Table(
-    "translations",
-    _metadata,
-    sa.Column("meeting_id", sa.Integer, primary_key=True),
-    sa.Column("segment_id", sa.String, primary_key=True),
-    sa.Column("language", sa.String(35), primary_key=True),
-    sa.Column("text", sa.Text, nullable=False),
-    sa.Column("engine", sa.String, nullable=False),
-    sa.Column("updated_at", sa.Double, nullable=False),
-    sa.ForeignKeyConstraint(
-        ["meeting_id", "segment_id"],
-        ["segments.meeting_id", "segments.segment_id"],
-        ondelete="CASCADE",
-    ),
-    sa.Index("ix_translations_meeting_language", "meeting_id", "language"),
-)
-
-
 def _check_caption(caption: Caption) -> None:
     if not caption.final:
         raise ValueError("only final captions are stored")
@@ -331,7 +252,7 @@ class _Database:
         # finds the tables on the next try.
         for attempt in range(WRITE_ATTEMPTS):
             try:
-                _metadata.create_all(self.engine, checkfirst=True)
+                metadata.create_all(self.engine, checkfirst=True)
                 break
             except sa.exc.DBAPIError as e:
                 if attempt == WRITE_ATTEMPTS - 1:

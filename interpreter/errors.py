@@ -1,16 +1,26 @@
-"""One small exception hierarchy for the whole project.
+r"""One small exception hierarchy for the whole project.
 
 Every error we raise on purpose derives from :class:`InterpreterError`. ``retryable`` tells a
 caller whether trying the same thing again may succeed (a timeout, a busy port) or not (a bad
 setting, an unknown language). Third-party errors are wrapped at the boundary with
 ``raise ... from e`` so the original stays attached.
+
+Provider failures (:class:`ProviderError`) are also livekit-agents ``APIError``\ s, so the
+framework's retries and ``FallbackAdapter``\ s treat them as provider errors. The language
+errors come from the ``languages`` package (a leaf with errors of its own) and are re-exported
+here: they carry the same ``message`` and ``retryable``.
 """
 
 from __future__ import annotations
 
+from livekit.agents import APIError
+
+from languages.errors import LanguageError, UnknownLanguageError, UnsupportedLanguageError
+
 __all__ = [
     "ConfigError",
     "InterpreterError",
+    "LanguageError",
     "ModelAssetError",
     "ProviderError",
     "ServerInstallError",
@@ -41,24 +51,22 @@ class ServerStartError(InterpreterError):
     """The LiveKit server did not start (port taken, binary crashed, never became ready)."""
 
 
-class UnknownLanguageError(InterpreterError, ValueError):
-    """A string that does not name a language we know (the message says what was given)."""
-
-
-class UnsupportedLanguageError(InterpreterError):
-    """A known language (or pair) that the configured providers cannot handle.
-
-    The message names the language and the alternatives that are available.
-    """
-
-    def __init__(self, message: str, *, alternatives: tuple[str, ...] = ()) -> None:
-        super().__init__(message, retryable=False)
-        self.alternatives = alternatives
-
-
 class ModelAssetError(InterpreterError):
     """Packaged model weights are missing or corrupt (the message says which package)."""
 
 
-class ProviderError(InterpreterError):
-    """A speech or translation provider failed; ``retryable`` says whether to try again."""
+class ProviderError(InterpreterError, APIError):
+    """A speech or translation provider failed; ``retryable`` says whether to try again.
+
+    An ``APIError`` too, so livekit-agents' retry loops and fallback adapters handle it.
+    """
+
+    def __init__(
+        self, message: str, *, retryable: bool = False, body: object | None = None
+    ) -> None:
+        APIError.__init__(self, message, body=body, retryable=retryable)
+        self.message = message
+        self.retryable = retryable
+
+    def __str__(self) -> str:
+        return self.message

@@ -23,10 +23,11 @@ from typing import Any, Protocol
 from livekit import rtc
 from livekit.agents import stt, tts, utils
 
-from captions import Caption, CaptionPublisher
+from captions import Caption, CaptionsError
+from captions.live import CaptionPublisher
 from captions.store import Meeting, TranscriptWriter
 from interpreter import metrics
-from interpreter.errors import InterpreterError, UnknownLanguageError
+from interpreter.errors import InterpreterError, LanguageError, UnknownLanguageError
 from interpreter.voice_channel import VoiceChannel, VoiceUnit
 from languages import Language, normalize_language
 
@@ -212,7 +213,7 @@ class SpeakerPipeline:
                         tts=self._tts_factory(lang),
                         clock=self.clock,
                     )
-                except InterpreterError as e:
+                except (InterpreterError, LanguageError) as e:
                     metrics.STAGE_ERRORS.labels("tts", lang).inc()
                     logger.error(
                         "no voice for target language",
@@ -255,7 +256,7 @@ class SpeakerPipeline:
                 await self.transcripts.save_segment(
                     self.meeting, caption, interpreter=self.interpreter
                 )
-        except InterpreterError as e:
+        except CaptionsError as e:
             metrics.STAGE_ERRORS.labels("transcript", caption.language).inc()
             logger.error(
                 "transcript write failed",

@@ -23,7 +23,7 @@ from livekit.agents import AgentServer, AutoSubscribe, JobContext, JobProcess, J
 from livekit.agents.worker import ServerType
 from livekit.protocol import models
 
-from captions import CaptionPublisher
+from captions.live import CaptionPublisher, meeting_of
 from captions.store import Meeting, TranscriptStore, database_url
 from interpreter.config import Settings, load_settings
 from interpreter.demand import LANGUAGE_ATTRIBUTE, LanguageDemand, Listener, room_languages
@@ -233,7 +233,7 @@ async def translator_session(ctx: JobContext) -> None:
     transcripts = await TranscriptStore.open(
         database_url(db_url=settings.db_url, data_dir=settings.data_dir)
     )
-    meeting = await Meeting.from_room(ctx.room)
+    meeting = await meeting_of(ctx.room)
     agent = _Translator(ctx, stack, transcripts=transcripts, meeting=meeting)
     speaker = agent.speaker
     logger.info(

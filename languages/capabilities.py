@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from interpreter.errors import UnsupportedLanguageError
 from languages.codes import Language, normalize_language, primary, script_of
+from languages.errors import UnsupportedLanguageError
 from languages.names import english_name
 
 __all__ = ["Capabilities", "covers", "merge", "pairs_among"]
@@ -60,7 +60,7 @@ class Capabilities:
     ) -> Capabilities:
         """Build a map from codes in any accepted form (``es_ES``, ``spa``, ``Spanish``).
 
-        Raises :class:`~interpreter.errors.UnknownLanguageError` for an unknown code.
+        Raises :class:`~languages.errors.UnknownLanguageError` for an unknown code.
         """
         return cls(
             recognise=frozenset(normalize_language(lang) for lang in recognise),
@@ -91,12 +91,12 @@ class Capabilities:
         return frozenset(s for s, t in self.translate if covers(t, tgt))
 
     def check_recognise(self, lang: str) -> None:
-        """Raise :class:`~interpreter.errors.UnsupportedLanguageError` unless ``lang`` can be
+        """Raise :class:`~languages.errors.UnsupportedLanguageError` unless ``lang`` can be
         recognised; the message and ``alternatives`` list the languages that can."""
         _require(self.recognise, lang, "speech in {} cannot be recognised; recognised languages")
 
     def check_pair(self, src: str, tgt: str) -> None:
-        """Raise :class:`~interpreter.errors.UnsupportedLanguageError` unless ``src`` can be
+        """Raise :class:`~languages.errors.UnsupportedLanguageError` unless ``src`` can be
         translated into ``tgt``. The alternatives are the targets ``src`` can be translated
         into; when there are none, the sources that can be translated into ``tgt``; when
         there are none either, every source language.
@@ -128,7 +128,7 @@ class Capabilities:
         )
 
     def check_voice(self, lang: str) -> None:
-        """Raise :class:`~interpreter.errors.UnsupportedLanguageError` unless ``lang`` can be
+        """Raise :class:`~languages.errors.UnsupportedLanguageError` unless ``lang`` can be
         voiced; the message and ``alternatives`` list the languages that can."""
         _require(self.voice, lang, "no voice for {}; voiced languages")
 

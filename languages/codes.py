@@ -18,7 +18,6 @@ import unicodedata
 from functools import lru_cache
 from typing import NewType
 
-from interpreter.errors import UnknownLanguageError
 from languages._tables import (
     CODE_ALIASES,
     EXTLANG,
@@ -33,11 +32,13 @@ from languages._tables import (
     VARIANT_NAMES,
     LanguageRow,
 )
+from languages.errors import UnknownLanguageError
 
 __all__ = [
     "WHISPER_LANGUAGES",
     "Language",
     "alpha3",
+    "language_match_tables",
     "matches",
     "normalize_language",
     "primary",
@@ -254,8 +255,28 @@ def primary(lang: str) -> Language:
 
 
 def matches(a: str, b: str) -> bool:
-    """Whether ``a`` and ``b`` are the same language, whatever their region or script."""
-    return primary(a) == primary(b)
+    """Whether a listener of ``a`` is served by ``b`` (and back): the same language in the same
+    script, whatever the region. ``pt-BR`` matches ``pt-PT`` and ``pt``; ``zh-Hans`` does not
+    match ``zh-TW`` (Traditional); a language whose script is open (``zh``) matches all of its
+    scripts.
+
+    The page applies the same rule with the tables of :func:`language_match_tables`; the test
+    vectors in ``tests/data/language_matching.json`` are checked on both sides.
+    """
+    if primary(a) != primary(b):
+        return False
+    script_a, script_b = script_of(a), script_of(b)
+    return script_a is None or script_b is None or script_a == script_b
+
+
+def language_match_tables() -> dict[str, dict[str, str | None]]:
+    """The data :func:`matches` needs for canonical codes, for clients that apply the rule
+    themselves: each language's only script (``None`` when it has several) and the scripts
+    that regions imply (``zh-TW`` -> ``Hant``)."""
+    return {
+        "scripts": {row.code: row.script or None for row in LANGUAGES},
+        "region_scripts": {f"{lang}-{region}": s for (lang, region), s in REGION_SCRIPTS.items()},
+    }
 
 
 def script_of(lang: str) -> str | None:

@@ -118,7 +118,7 @@ def detect_language(
 
     Returns ``None`` for text without letters, or when no allowed language can be detected
     from text and no prior is given. Raises
-    :class:`~interpreter.errors.UnknownLanguageError` only for an unknown ``allowed`` or
+    :class:`~languages.errors.UnknownLanguageError` only for an unknown ``allowed`` or
     ``prior`` code.
     """
     if not prior_weight > 0:

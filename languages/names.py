@@ -24,7 +24,7 @@ def english_name(lang: str) -> str:
     ``zh-Hant-TW`` -> "Chinese (Traditional, Taiwan)".
 
     A script or region without an English name here is left out ("German" for ``de-LI``).
-    Raises :class:`~interpreter.errors.UnknownLanguageError` for an unknown language.
+    Raises :class:`~languages.errors.UnknownLanguageError` for an unknown language.
     """
     tag = normalize_language(lang)
     if tag in VARIANT_NAMES:
@@ -40,7 +40,7 @@ def native_name(lang: str) -> str:
     (Brasil)"; regions and scripts without a native name here fall back to the base name
     (``de-LI`` -> "Deutsch").
 
-    Raises :class:`~interpreter.errors.UnknownLanguageError` for an unknown language.
+    Raises :class:`~languages.errors.UnknownLanguageError` for an unknown language.
     """
     tag = normalize_language(lang)
     code, script, region = _split(tag)

@@ -13,7 +13,7 @@ import pytest
 
 from interpreter.config import DEV_API_KEY, DEV_API_SECRET, load_settings
 from interpreter.livekit_server import LiveKitServer, ensure_server_binary
-from tests.support.livekit import LiveKitFixture, WorkerProcess, free_server_ports
+from interpreter.testing.livekit import LiveKitFixture, WorkerProcess, free_server_ports
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

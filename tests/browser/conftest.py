@@ -13,8 +13,8 @@ from aiohttp import web
 
 from captions.store import TranscriptStore, database_url
 from interpreter.config import load_settings
+from interpreter.testing.livekit import REPO, LiveKitFixture, free_port
 from tests.browser.driver import Browser
-from tests.support.livekit import REPO, LiveKitFixture, free_port
 from web.app import VENDOR_SCRIPT, build_app
 
 

@@ -16,13 +16,13 @@ from aiohttp import web
 from captions.segments import Caption
 from captions.store import Meeting
 from interpreter.config import load_settings
+from interpreter.testing.audio import resample, write_wav
+from interpreter.testing.clients import Listener, Speaker, join_listener
+from interpreter.testing.livekit import LiveKitFixture, WorkerProcess, free_port, wait_for
+from interpreter.testing.speech import ENGLISH, SPANISH, SPANISH_IN_ENGLISH, chrf, render
 from languages import Language, detect_language
 from tests.browser.conftest import WebApp
 from tests.browser.driver import Browser, Page
-from tests.support.audio import resample, write_wav
-from tests.support.clients import Listener, Speaker, join_listener
-from tests.support.livekit import LiveKitFixture, WorkerProcess, free_port, wait_for
-from tests.support.speech import ENGLISH, SPANISH, SPANISH_IN_ENGLISH, chrf, render
 from web.app import build_app
 
 READY = 60.0  # a new translator job may have to wait for a job process to load its models

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 from livekit import rtc
 
-from tests.support.audio import active_span, aligned_correlation, read_wav, speak_to_wav
-from tests.support.clients import Speaker
-from tests.support.livekit import LiveKitFixture, wait_for
+from interpreter.testing.audio import active_span, aligned_correlation, read_wav, speak_to_wav
+from interpreter.testing.clients import Speaker
+from interpreter.testing.livekit import LiveKitFixture, wait_for
 
 RATE = 16000
 

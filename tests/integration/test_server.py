@@ -12,7 +12,7 @@ import pytest
 
 from interpreter.errors import ServerStartError
 from interpreter.livekit_server import LiveKitServer, ServerPorts
-from tests.support.livekit import REPO, LiveKitFixture, free_server_ports
+from interpreter.testing.livekit import REPO, LiveKitFixture, free_server_ports
 
 
 def test_start_fails_clearly_when_the_port_is_taken(livekit_server: LiveKitFixture) -> None:

@@ -14,15 +14,15 @@ import webvtt
 from livekit import rtc
 
 from interpreter.livekit_server import LiveKitServer
-from tests.support.clients import Speaker, join_listener
-from tests.support.livekit import (
+from interpreter.testing.clients import Speaker, join_listener
+from interpreter.testing.livekit import (
     REPO,
     LiveKitFixture,
     WorkerProcess,
     free_server_ports,
     wait_for,
 )
-from tests.support.speech import ENGLISH, SPANISH, render
+from interpreter.testing.speech import ENGLISH, SPANISH, render
 
 READY = 60.0
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 from livekit import rtc
 
-from tests.support.audio import active_span
-from tests.support.clients import Speaker, join_listener
-from tests.support.livekit import LiveKitFixture, WorkerProcess, wait_for
-from tests.support.speech import (
+from interpreter.testing.audio import active_span
+from interpreter.testing.clients import Speaker, join_listener
+from interpreter.testing.livekit import LiveKitFixture, WorkerProcess, wait_for
+from interpreter.testing.speech import (
     ENGLISH,
     ENGLISH_IN_SPANISH,
     SPANISH,

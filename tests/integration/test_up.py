@@ -13,7 +13,7 @@ from pathlib import Path
 
 import psutil
 
-from tests.support.livekit import REPO, free_port, free_server_ports
+from interpreter.testing.livekit import REPO, free_port, free_server_ports
 
 
 def _get(url: str) -> tuple[int, bytes]:

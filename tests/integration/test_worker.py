@@ -8,7 +8,7 @@ import urllib.request
 
 from livekit import rtc
 
-from tests.support.livekit import LiveKitFixture, WorkerProcess, wait_for
+from interpreter.testing.livekit import LiveKitFixture, WorkerProcess, wait_for
 
 
 async def test_worker_is_registered(worker: WorkerProcess) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tests.support.audio import active_span, aligned_correlation
+from interpreter.testing.audio import active_span, aligned_correlation
 
 
 def _speechlike(seed: int, seconds: float = 2.0, rate: int = 16000) -> np.ndarray:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import sacrebleu
 
-from tests.support.audio import read_wav, speak_to_wav
+from interpreter.testing.audio import read_wav, speak_to_wav
 
 SPANISH = [
     "Buenos días a todos. Hoy vamos a hablar del presupuesto del año que viene.",

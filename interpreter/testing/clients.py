@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from livekit import rtc
 
-from captions.segments import CAPTIONS_DATA_TOPIC, TRANSCRIPTION_TOPIC
+from captions.protocol import TOPIC_CAPTIONS as CAPTIONS_DATA_TOPIC
+from captions.protocol import TOPIC_TRANSCRIPTION as TRANSCRIPTION_TOPIC
 
 if TYPE_CHECKING:
-    from tests.support.livekit import LiveKitFixture
+    from interpreter.testing.livekit import LiveKitFixture
 
 TrackFilter = Callable[[rtc.RemoteTrackPublication, rtc.RemoteParticipant], bool]
 

@@ -1,0 +1,63 @@
+"""The transcript database's tables (SQLAlchemy Core), shared by SQLite and PostgreSQL.
+
+``meetings`` is one row per LiveKit room session; ``segments`` what each speaker said, in the
+language they said it; ``translations`` the text of a segment in another language, with the
+engine that produced it.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+__all__ = ["meetings", "metadata", "segments", "translations"]
+
+metadata = sa.MetaData()
+
+meetings = sa.Table(
+    "meetings",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("room_sid", sa.String, nullable=False, unique=True),
+    sa.Column("room_name", sa.String, nullable=False),
+    sa.Column("started_at", sa.Double, nullable=True),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Index("ix_meetings_room_name", "room_name"),
+)
+
+segments = sa.Table(
+    "segments",
+    metadata,
+    sa.Column(
+        "meeting_id",
+        sa.Integer,
+        sa.ForeignKey("meetings.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("segment_id", sa.String, primary_key=True),
+    sa.Column("speaker_identity", sa.String, nullable=False),
+    sa.Column("speaker_name", sa.String, nullable=False),
+    sa.Column("language", sa.String(35), nullable=False),
+    sa.Column("wall_start", sa.Double, nullable=False),
+    sa.Column("wall_end", sa.Double, nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("interpreter", sa.Boolean, nullable=False, default=False),
+    sa.Column("updated_at", sa.Double, nullable=False),
+    sa.Index("ix_segments_meeting_start", "meeting_id", "wall_start"),
+)
+
+translations = sa.Table(
+    "translations",
+    metadata,
+    sa.Column("meeting_id", sa.Integer, primary_key=True),
+    sa.Column("segment_id", sa.String, primary_key=True),
+    sa.Column("language", sa.String(35), primary_key=True),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("engine", sa.String, nullable=False),
+    sa.Column("updated_at", sa.Double, nullable=False),
+    sa.ForeignKeyConstraint(
+        ["meeting_id", "segment_id"],
+        ["segments.meeting_id", "segments.segment_id"],
+        ondelete="CASCADE",
+    ),
+    sa.Index("ix_translations_meeting_language", "meeting_id", "language"),
+)
