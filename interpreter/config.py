@@ -105,6 +105,11 @@ class Settings(BaseSettings):
         repr=False,  # may hold a password
         description="transcript database (SQLAlchemy URL); default SQLite in the data directory",
     )
+    apertium_datadir: Path | None = Field(
+        default=None,
+        validation_alias=AliasChoices("INTERPRETER_APERTIUM_DATADIR", "APERTIUM_DATADIR"),
+        description="Apertium's data directory (default /usr/share/apertium)",
+    )
     transcript_retention_days: float | None = Field(
         default=None,
         ge=0,

@@ -55,11 +55,11 @@ _READ_LIMIT = 4 * 1024 * 1024
 def discover_apertium_modes(datadir: str | Path | None = None) -> dict[Pair, str]:
     """Map each installed translation direction to its Apertium mode name.
 
-    Modes are read from ``<datadir>/modes`` (``$APERTIUM_DATADIR`` or ``/usr/share/apertium``);
+    Modes are read from ``<datadir>/modes`` (``/usr/share/apertium`` unless given; the setting is ``INTERPRETER_APERTIUM_DATADIR``);
     ``eng-spa`` becomes ``("en", "es")`` and a regional variant such as ``es-pt_BR`` becomes
     ``("es", "pt-BR")``. Dialect variants and languages the project does not know are skipped.
     """
-    root = Path(datadir or os.environ.get("APERTIUM_DATADIR") or DEFAULT_APERTIUM_DATADIR)
+    root = Path(datadir or DEFAULT_APERTIUM_DATADIR)
     modes_dir = root / "modes"
     if not modes_dir.is_dir():
         return {}
@@ -264,8 +264,7 @@ class ApertiumEngine(TranslationEngine):
     """Offline rule-based translation through installed Apertium pairs.
 
     Args:
-        datadir: Apertium data directory (default ``$APERTIUM_DATADIR`` or
-            ``/usr/share/apertium``).
+        datadir: Apertium data directory (default ``/usr/share/apertium``).
         processes_per_pair: pipelines kept per direction; calls beyond that wait their turn.
         timeout: seconds one call may take before the pipeline is restarted.
         modes: explicit ``{pair: mode name}``, instead of discovering the installed ones.
@@ -281,9 +280,7 @@ class ApertiumEngine(TranslationEngine):
     ) -> None:
         if processes_per_pair < 1:
             raise ValueError("processes_per_pair must be at least 1")
-        self._datadir = Path(
-            datadir or os.environ.get("APERTIUM_DATADIR") or DEFAULT_APERTIUM_DATADIR
-        )
+        self._datadir = Path(datadir or DEFAULT_APERTIUM_DATADIR)
         self._modes = dict(modes) if modes is not None else discover_apertium_modes(self._datadir)
         self._pairs = frozenset(self._modes)
         self._per_pair = processes_per_pair
