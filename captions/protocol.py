@@ -36,6 +36,7 @@ __all__ = [
     "CAPTION_WALL_TIME",
     "CLIENT_ROLES",
     "MAX_ROOM_NAME",
+    "RESERVED_ROLES",
     "ROLE_INTERPRETER",
     "ROLE_LISTENER",
     "ROLE_PARTICIPANT",
@@ -74,6 +75,8 @@ ROLE_LISTENER: Final = "listener"
 ROLE_INTERPRETER: Final = "interpreter"
 CLIENT_ROLES: Final = (ROLE_PARTICIPANT, ROLE_LISTENER)
 """Roles anyone may ask the token endpoint for; an interpreter is invited by an organizer."""
+RESERVED_ROLES: Final = (ROLE_INTERPRETER, "agent", "admin", "translator")
+"""Roles that carry trust: asking the token endpoint for one is refused (403), not mistaken."""
 
 # --- identities -------------------------------------------------------------------------------
 AGENT_IDENTITY_PREFIX: Final = "translator-"
@@ -179,6 +182,7 @@ def protocol_document() -> dict[str, Any]:
             "listener": ROLE_LISTENER,
             "interpreter": ROLE_INTERPRETER,
             "client": list(CLIENT_ROLES),
+            "reserved": list(RESERVED_ROLES),
         },
         "agent_identity_prefix": AGENT_IDENTITY_PREFIX,
         "topics": {"transcription": TOPIC_TRANSCRIPTION, "captions": TOPIC_CAPTIONS},

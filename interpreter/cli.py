@@ -150,9 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 retention_days=settings.transcript_retention_days,
             )
         if args.command == "web":
-            from web.app import run_web
-
-            return run_web(settings)
+            return _run_web(settings)
         if args.command == "worker":
             from interpreter.worker import run_worker
 
@@ -164,6 +162,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     raise AssertionError(f"unhandled command {args.command}")
+
+
+def _run_web(settings: Settings) -> int:
+    from captions.store import database_url
+    from web.app import WebConfig, WebConfigError, run_web
+
+    config = WebConfig(
+        host=settings.host,
+        port=settings.web_port,
+        ws_url=settings.ws_url,
+        http_url=settings.http_url,
+        api_key=settings.api_key,
+        api_secret=settings.api_secret,
+        store_url=database_url(db_url=settings.db_url, data_dir=settings.data_dir),
+        dev_keys=settings.dev_keys,
+    )
+    try:
+        return run_web(config)
+    except WebConfigError as e:
+        print(f"error: {e.message}", file=sys.stderr)
+        return 2
 
 
 def _run_server(settings: Settings, *, install_only: bool) -> int:

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the web client's npm packages into the cache, once per pinned version, and copies the
 # livekit-client browser build into web/static/vendor/ (generated, not in git):
-#   livekit-client  the LiveKit JavaScript SDK the page loads (UMD build, global LivekitClient)
+#   livekit-client  the LiveKit JavaScript SDK the page imports: its ES module build
+#                   (dist/livekit-client.esm.mjs, self-contained: no bare imports), served as
+#                   vendor/livekit-client.esm.js so no server needs to know the .mjs type
 #   playwright-core drives headless Chromium in the browser tests (no browser download: the
 #                   tests use the system's /usr/bin/chromium)
 # Prints the npm directory on its last line, so callers can find node_modules.
@@ -41,8 +43,11 @@ JSON
 fi
 
 mkdir -p "$vendor"
-src="$npm_dir/node_modules/livekit-client/dist/livekit-client.umd.js"
-if ! cmp -s "$src" "$vendor/livekit-client.umd.js"; then
-  cp "$src" "$vendor/livekit-client.umd.js"
+dist="$npm_dir/node_modules/livekit-client/dist"
+if ! cmp -s "$dist/livekit-client.esm.mjs" "$vendor/livekit-client.esm.js"; then
+  cp "$dist/livekit-client.esm.mjs" "$vendor/livekit-client.esm.js"
+  # its source map, under the name the build's sourceMappingURL comment gives
+  cp "$dist/livekit-client.esm.mjs.map" "$vendor/livekit-client.esm.mjs.map"
 fi
+rm -f "$vendor/livekit-client.umd.js" # the page no longer loads the UMD build
 echo "$npm_dir"

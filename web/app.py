@@ -10,8 +10,12 @@ Endpoints (all JSON; every refusal is a 4xx with ``{"error": <code>, "message": 
   sets the caller's ``language`` attribute server-side (RoomService.UpdateParticipant).
 - ``GET /api/languages``: the language picker's choices, each named in its own language.
 - ``GET /api/config``: what the page needs to know before joining.
-- ``GET /`` and ``/static/...``: the page and its assets (livekit-client is served from
-  ``web/static/vendor/``, copied there by ``scripts/fetch_web_assets.sh``; no CDN).
+- ``GET /api/protocol``: the room protocol (:func:`captions.protocol.protocol_document`): every
+  attribute, topic and identity name and the language-matching tables. The page takes every
+  name from here, never from copies of its own.
+- ``GET /`` and ``/static/...``: the page and its ES modules (livekit-client's ESM build is
+  served from ``web/static/vendor/``, copied there by ``scripts/fetch_web_assets.sh``; no CDN,
+  no bundler).
 
 Why the language switch goes through the server: LiveKit's ``canUpdateOwnMetadata`` grant lets a
 client set *any* of its own attributes, so a participant holding it could claim
@@ -31,29 +35,45 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+import aiohttp
 from aiohttp import web
 from livekit import api
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
-from interpreter.config import Settings
-from interpreter.errors import ConfigError, InterpreterError, UnknownLanguageError
+from captions.protocol import (
+    ATTR_LANGUAGE,
+    ATTR_ROLE,
+    CLIENT_ROLES,
+    RESERVED_ROLES,
+    ROLE_PARTICIPANT,
+    ROOM_NAME_RULE,
+    is_reserved_identity,
+    is_valid_room_name,
+    protocol_document,
+)
 from languages import Language, all_languages, english_name, native_name, normalize_language
-from web.tokens import mint_token
+from languages.errors import UnknownLanguageError
+from web.config import WebConfig
+from web.errors import (
+    LiveKitUnavailableError,
+    ParticipantNotInRoomError,
+    WebConfigError,
+)
+from web.tokens import TokenChecker, mint_token, room_admin_token
 
 if TYPE_CHECKING:
     from captions.store import TranscriptStore
 
 __all__ = [
-    "LANGUAGE_ATTRIBUTE",
     "MAX_NAME_LENGTH",
-    "ROLE_ATTRIBUTE",
-    "ROOM_PATTERN",
     "STATIC_DIR",
     "VENDOR_SCRIPT",
     "LiveKitParticipants",
     "LiveKitUnavailableError",
     "ParticipantNotInRoomError",
     "Participants",
+    "WebConfig",
+    "WebConfigError",
     "build_app",
     "run_web",
 ]
@@ -61,34 +81,16 @@ __all__ = [
 logger = logging.getLogger("web")
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
-VENDOR_SCRIPT = STATIC_DIR / "vendor" / "livekit-client.umd.js"
-"""The LiveKit browser SDK, generated at set-up by ``scripts/fetch_web_assets.sh``."""
+VENDOR_SCRIPT = STATIC_DIR / "vendor" / "livekit-client.esm.js"
+"""The LiveKit browser SDK (ES module), generated at set-up by ``scripts/fetch_web_assets.sh``."""
 
-ROOM_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
-"""Room names: 1-64 ASCII letters, digits, ``_`` and ``-``, starting with a letter or digit."""
 MAX_NAME_LENGTH = 64
-LANGUAGE_ATTRIBUTE = "language"
-ROLE_ATTRIBUTE = "role"
-ROLES = ("participant", "listener")
-PRIVILEGED_ROLES = ("interpreter", "agent", "admin", "translator")
-# translator agents are "translator-<speaker identity>": no human identity may look like one
-_RESERVED_PREFIXES = ("translator", "agent")
+"""Display names: at most this many characters."""
 _MAX_BODY = 4096
 _SUFFIX_BYTES = 3
 
 _PARTICIPANTS_KEY: web.AppKey[Participants] = web.AppKey("participants")
-_TOKEN_VERIFIER_KEY: web.AppKey[api.TokenVerifier] = web.AppKey("token_verifier")
-
-
-class ParticipantNotInRoomError(InterpreterError):
-    """The participant whose attribute was to change is not (or no longer) in the room."""
-
-
-class LiveKitUnavailableError(InterpreterError):
-    """The LiveKit server did not answer or refused the app's own request."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, retryable=True)
+_TOKEN_CHECKER_KEY: web.AppKey[TokenChecker] = web.AppKey("token_checker")
 
 
 class Participants(Protocol):
@@ -103,23 +105,29 @@ class Participants(Protocol):
 
 
 class LiveKitParticipants:
-    """:class:`Participants` through LiveKit's RoomService (``UpdateParticipant``)."""
+    """:class:`Participants` through LiveKit's RoomService (``UpdateParticipant``).
+
+    Each call carries a short-lived token that administers that room only, minted by
+    :mod:`web.tokens` (the one place that signs).
+    """
 
     def __init__(self, *, http_url: str, api_key: str, api_secret: str) -> None:
         self._http_url = http_url
         self._api_key = api_key
         self._api_secret = api_secret
-        self._api: api.LiveKitAPI | None = None
+        self._session: aiohttp.ClientSession | None = None
 
     async def set_language(self, *, room: str, identity: str, language: Language) -> None:
-        if self._api is None:
-            # created lazily: the client's HTTP session belongs to the running event loop
-            self._api = api.LiveKitAPI(self._http_url, self._api_key, self._api_secret)
+        if self._session is None:
+            # created lazily: the HTTP session belongs to the running event loop
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+        token = room_admin_token(api_key=self._api_key, api_secret=self._api_secret, room=room)
+        client = api.LiveKitAPI.with_token(token, self._http_url, session=self._session)
         request = api.UpdateParticipantRequest(
-            room=room, identity=identity, attributes={LANGUAGE_ATTRIBUTE: language}
+            room=room, identity=identity, attributes={ATTR_LANGUAGE: language}
         )
         try:
-            await self._api.room.update_participant(request)
+            await client.room.update_participant(request)
         except api.ServerError as e:
             if e.code == "not_found" or e.status == 404:
                 raise ParticipantNotInRoomError("participant is not in the room") from e
@@ -129,9 +137,9 @@ class LiveKitParticipants:
 
     async def aclose(self) -> None:
         """Close the HTTP session to LiveKit."""
-        if self._api is not None:
-            await self._api.aclose()
-            self._api = None
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
 
 class _TokenRequest(BaseModel):
@@ -140,15 +148,13 @@ class _TokenRequest(BaseModel):
     room: str
     name: str
     language: str
-    role: str = "participant"
+    role: str = ROLE_PARTICIPANT
 
     @field_validator("room")
     @classmethod
     def _room(cls, value: str) -> str:
-        if not ROOM_PATTERN.match(value):
-            raise ValueError(
-                "room names are 1-64 letters, digits, '_' or '-', starting with a letter or digit"
-            )
+        if not is_valid_room_name(value):
+            raise ValueError(f"room names are {ROOM_NAME_RULE}")
         return value
 
     @field_validator("name")
@@ -212,7 +218,7 @@ def _language(value: str) -> Language:
 def _slug(name: str) -> str:
     ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
     slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")[:24].strip("-")
-    if not slug or slug.startswith(_RESERVED_PREFIXES):
+    if not slug or is_reserved_identity(slug):
         slug = f"guest-{slug}".strip("-")[:24].strip("-")
     return slug
 
@@ -268,26 +274,29 @@ _CSP = (
 
 
 def build_app(
-    settings: Settings,
+    config: WebConfig,
     *,
     participants: Participants | None = None,
     transcript_store: TranscriptStore | None = None,
     static_dir: Path = STATIC_DIR,
 ) -> web.Application:
-    """The web application for ``settings`` (LiveKit URL and keys).
+    """The web application for ``config`` (LiveKit URLs and keys).
 
     ``participants`` changes attributes server-side (default: LiveKit's RoomService at
-    ``settings.http_url``); with ``transcript_store`` the transcript endpoints of
-    :mod:`web.transcripts` are mounted too (the caller opens and closes the store).
+    ``config.http_url``); with ``transcript_store`` the transcript endpoints of
+    :mod:`web.transcripts` are mounted too (the caller opens and closes the store). With
+    ``config.dev_keys`` the app logs once, when it starts, that the public development keys
+    are in use.
     """
     app = web.Application(middlewares=[_refusals, _security_headers], client_max_size=_MAX_BODY)
     owned = participants is None
     directory: Participants = participants or LiveKitParticipants(
-        http_url=settings.http_url, api_key=settings.api_key, api_secret=settings.api_secret
+        http_url=config.http_url, api_key=config.api_key, api_secret=config.api_secret
     )
     app[_PARTICIPANTS_KEY] = directory
-    app[_TOKEN_VERIFIER_KEY] = api.TokenVerifier(settings.api_key, settings.api_secret)
+    app[_TOKEN_CHECKER_KEY] = TokenChecker(api_key=config.api_key, api_secret=config.api_secret)
     languages = _language_choices()
+    protocol = protocol_document()
 
     if owned and isinstance(directory, LiveKitParticipants):
         livekit_participants = directory
@@ -298,15 +307,26 @@ def build_app(
 
         app.cleanup_ctx.append(close_livekit)
 
+    if config.dev_keys:
+
+        async def warn_dev_keys(_: web.Application) -> None:
+            logger.warning(
+                "development keys in use: anyone can mint tokens for this LiveKit server;"
+                " set LIVEKIT_API_KEY and LIVEKIT_API_SECRET for a real deployment"
+            )
+
+        app.on_startup.append(warn_dev_keys)
+
     async def token(request: web.Request) -> web.Response:
         body = await _json_body(request)
-        role = body.get("role", "participant")
-        if isinstance(role, str) and role.strip().lower() in PRIVILEGED_ROLES:
+        role = body.get("role", ROLE_PARTICIPANT)
+        if isinstance(role, str) and role.strip().lower() in RESERVED_ROLES:
             raise _Refusal(
                 403, "role_refused", f"the role '{role.strip().lower()}' cannot be requested here"
             )
-        if role not in ROLES:
-            raise _Refusal(400, "invalid_role", "role must be 'participant' or 'listener'")
+        if role not in CLIENT_ROLES:
+            choices = " or ".join(f"'{r}'" for r in CLIENT_ROLES)
+            raise _Refusal(400, "invalid_role", f"role must be {choices}")
         try:
             req = _TokenRequest.model_validate(body)
         except ValidationError as e:
@@ -314,14 +334,14 @@ def build_app(
             raise _Refusal(400, f"invalid_{field or 'request'}", message) from e
         language = _language(req.language)
         identity = _identity(req.name)
-        speaks = req.role == "participant"
+        speaks = req.role == ROLE_PARTICIPANT
         jwt = mint_token(
-            api_key=settings.api_key,
-            api_secret=settings.api_secret,
+            api_key=config.api_key,
+            api_secret=config.api_secret,
             room=req.room,
             identity=identity,
             name=req.name,
-            attributes={LANGUAGE_ATTRIBUTE: language, ROLE_ATTRIBUTE: req.role},
+            attributes={ATTR_LANGUAGE: language, ATTR_ROLE: req.role},
             can_publish=speaks,
             can_subscribe=True,
             can_publish_data=False,
@@ -330,7 +350,7 @@ def build_app(
         logger.info("token issued", extra={"room": req.room, "role": req.role})
         return web.json_response(
             {
-                "url": settings.ws_url,
+                "url": config.ws_url,
                 "token": jwt,
                 "identity": identity,
                 "room": req.room,
@@ -345,7 +365,7 @@ def build_app(
         if scheme.lower() != "bearer" or not credentials.strip():
             raise _Refusal(401, "unauthorized", "send the room token as 'Authorization: Bearer'")
         try:
-            claims = request.app[_TOKEN_VERIFIER_KEY].verify(credentials.strip())
+            claims = request.app[_TOKEN_CHECKER_KEY].verify(credentials.strip())
         except Exception as e:  # jwt raises many types; any failure means "not our token"
             raise _Refusal(401, "unauthorized", "the token is invalid or expired") from e
         room = claims.video.room if claims.video else ""
@@ -372,18 +392,22 @@ def build_app(
     async def list_languages(_: web.Request) -> web.Response:
         return web.json_response({"languages": languages})
 
-    async def config(request: web.Request) -> web.Response:
+    async def get_protocol(_: web.Request) -> web.Response:
+        return web.json_response(protocol)
+
+    async def config_view(request: web.Request) -> web.Response:
         transcripts = any(
             getattr(r.resource, "canonical", "").startswith("/api/rooms/")
             for r in request.app.router.routes()
         )
         return web.json_response(
             {
-                "livekit_url": settings.ws_url,
-                "roles": list(ROLES),
-                "room_pattern": ROOM_PATTERN.pattern,
+                "livekit_url": config.ws_url,
+                "roles": list(CLIENT_ROLES),
+                "room_pattern": protocol["room_name"]["pattern"],
                 "max_name_length": MAX_NAME_LENGTH,
                 "language_switch": "/api/language",
+                "protocol": "/api/protocol",
                 "transcripts": transcripts,
             }
         )
@@ -400,7 +424,8 @@ def build_app(
     app.router.add_post("/api/token", token)
     app.router.add_post("/api/language", set_language)
     app.router.add_get("/api/languages", list_languages)
-    app.router.add_get("/api/config", config)
+    app.router.add_get("/api/protocol", get_protocol)
+    app.router.add_get("/api/config", config_view)
     app.router.add_get("/", index)
     app.router.add_static("/static/", static_dir, follow_symlinks=False)
 
@@ -409,18 +434,19 @@ def build_app(
         from web.transcripts import add_transcript_routes
 
         add_transcript_routes(
-            app, store=transcript_store, api_key=settings.api_key, api_secret=settings.api_secret
+            app, store=transcript_store, api_key=config.api_key, api_secret=config.api_secret
         )
     return app
 
 
-async def _serving_app(settings: Settings) -> web.Application:
+async def _serving_app(config: WebConfig) -> web.Application:
     """The app with its transcript store open (closed again when the app shuts down)."""
-    from captions.store import TranscriptStore, database_url
+    if config.store_url is None:
+        return build_app(config)
+    from captions.store import TranscriptStore
 
-    url = database_url(db_url=settings.db_url, data_dir=settings.data_dir)
-    store = await TranscriptStore.open(url)
-    app = build_app(settings, transcript_store=store)
+    store = await TranscriptStore.open(config.store_url)
+    app = build_app(config, transcript_store=store)
 
     async def close_store(_: web.Application) -> None:
         await store.aclose()
@@ -429,27 +455,27 @@ async def _serving_app(settings: Settings) -> web.Application:
     return app
 
 
-def run_web(settings: Settings) -> int:
-    """Serve the web app on ``settings.host:settings.web_port`` until SIGINT or SIGTERM.
+def run_web(config: WebConfig) -> int:
+    """Serve the web app on ``config.host:config.port`` until SIGINT or SIGTERM.
 
-    Prints the page's URL once it is listening. Raises :class:`ConfigError` if the
+    Prints the page's URL once it is listening. Raises :class:`WebConfigError` if the
     livekit-client build has not been fetched yet.
     """
     if not VENDOR_SCRIPT.is_file():
-        raise ConfigError(
+        raise WebConfigError(
             f"{VENDOR_SCRIPT} is missing: run scripts/fetch_web_assets.sh (make setup does)"
         )
-    host = settings.host
+    host = config.host
     shown = f"[{host}]" if ":" in host else host
-    url = f"http://{shown}:{settings.web_port}/"
+    url = f"http://{shown}:{config.port}/"
 
     def started(_: object) -> None:
         print(f"web app: {url}", flush=True)
 
     web.run_app(
-        _serving_app(settings),
+        _serving_app(config),
         host=host,
-        port=settings.web_port,
+        port=config.port,
         print=started,
         handle_signals=True,
         access_log=None,

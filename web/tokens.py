@@ -1,12 +1,31 @@
-"""LiveKit access tokens: the one place this project mints them."""
+"""LiveKit access tokens: the one place this project mints and checks them.
+
+PyJWT warns (``InsecureKeyLengthWarning``) about every HMAC key shorter than 32 bytes, on every
+signature and every check. The only such key this system accepts is the public development
+secret (configuration refuses short production secrets), and the web app says once at start-up
+that it is in use, so the warning is silenced here, around the signing and checking alone,
+instead of repeating on every request.
+"""
 
 from __future__ import annotations
 
 import datetime
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 
+from jwt.warnings import InsecureKeyLengthWarning
 from livekit import api
+from livekit.api.access_token import Claims
 
-__all__ = ["mint_token"]
+__all__ = ["TokenChecker", "mint_token", "room_admin_token"]
+
+
+@contextmanager
+def _short_keys_allowed() -> Iterator[None]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", InsecureKeyLengthWarning)
+        yield
 
 
 def mint_token(
@@ -41,4 +60,41 @@ def mint_token(
     )
     if attributes:
         token = token.with_attributes(attributes)
-    return token.to_jwt()
+    with _short_keys_allowed():
+        return token.to_jwt()
+
+
+def room_admin_token(
+    *,
+    api_key: str,
+    api_secret: str,
+    room: str,
+    ttl: datetime.timedelta = datetime.timedelta(minutes=1),
+) -> str:
+    """A short-lived token for LiveKit's server API that administers ``room`` only."""
+    token = (
+        api.AccessToken(api_key, api_secret)
+        .with_grants(api.VideoGrants(room_admin=True, room=room))
+        .with_ttl(ttl)
+    )
+    with _short_keys_allowed():
+        return token.to_jwt()
+
+
+class TokenChecker:
+    """Checks tokens signed with one key pair (``livekit.api.TokenVerifier``, without the
+    short-key warning)."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        api_secret: str,
+        leeway: datetime.timedelta = datetime.timedelta(seconds=60),
+    ) -> None:
+        self._verifier = api.TokenVerifier(api_key, api_secret, leeway=leeway)
+
+    def verify(self, token: str) -> Claims:
+        """The token's claims; raises (PyJWT's many error types) when it is not valid."""
+        with _short_keys_allowed():
+            return self._verifier.verify(token)

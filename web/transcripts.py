@@ -1,7 +1,8 @@
 """Transcript downloads over HTTP.
 
 - ``GET /api/rooms/{room}/transcript/languages[?meeting=<room sid>]`` -> ``{"room",
-  "languages"}``: the languages of the room's latest meeting, ``"original"`` first.
+  "languages"}``: the languages of the room's latest meeting, ``"original"`` first; an empty
+  list while nothing has been said in the room (404 only for an unknown ``meeting``).
 - ``GET /api/rooms/{room}/transcript.{vtt,srt,json}?lang=<code|original>[&meeting=<room sid>]``
   -> the transcript as a download (``lang`` defaults to ``original``).
 
@@ -24,9 +25,9 @@ from collections.abc import Awaitable, Callable
 from typing import Final, TypeVar
 
 from aiohttp import web
-from livekit import api
 
 from captions.export import FORMATS, MEDIA_TYPES, ExportFormat, render
+from captions.protocol import ROOM_NAME_RULE, is_valid_room_name
 from captions.store import (
     ORIGINAL,
     TranscriptLanguage,
@@ -34,24 +35,23 @@ from captions.store import (
     TranscriptStore,
     TranscriptStoreError,
 )
-from interpreter.errors import UnknownLanguageError
 from languages import normalize_language
+from languages.errors import UnknownLanguageError
+from web.tokens import TokenChecker
 
-__all__ = ["ROOM_NAME_PATTERN", "add_transcript_routes"]
+__all__ = ["add_transcript_routes"]
 
 logger = logging.getLogger("web.transcripts")
 
 T = TypeVar("T")
 
-ROOM_NAME_PATTERN: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.~-]{0,127}")
-"""Room names served here: 1-128 ASCII letters, digits, ``_ . ~ -``, starting alphanumeric."""
 _MEETING_PATTERN: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _LANG_PATTERN: Final = re.compile(r"[A-Za-z0-9-]{1,35}")
 _FORMATS: Final[dict[str, ExportFormat]] = {f: f for f in FORMATS}
 TOKEN_LEEWAY = datetime.timedelta(seconds=10)
 
 _STORE_KEY: web.AppKey[TranscriptStore] = web.AppKey("transcript_store")
-_VERIFIER_KEY: web.AppKey[api.TokenVerifier] = web.AppKey("transcript_token_verifier")
+_VERIFIER_KEY: web.AppKey[TokenChecker] = web.AppKey("transcript_token_checker")
 
 
 class _Refused(Exception):
@@ -68,8 +68,8 @@ class _Refused(Exception):
 
 def _room(request: web.Request) -> str:
     room = request.match_info["room"]
-    if not ROOM_NAME_PATTERN.fullmatch(room):
-        raise _Refused(400, "invalid_room", "room names are 1-128 letters, digits, '_.~-'")
+    if not is_valid_room_name(room):
+        raise _Refused(400, "invalid_room", f"room names are {ROOM_NAME_RULE}")
     return room
 
 
@@ -119,7 +119,7 @@ def add_transcript_routes(
     if not api_key or not api_secret:
         raise ValueError("transcript endpoints need the LiveKit API key and secret")
     app[_STORE_KEY] = store
-    app[_VERIFIER_KEY] = api.TokenVerifier(api_key, api_secret, leeway=TOKEN_LEEWAY)
+    app[_VERIFIER_KEY] = TokenChecker(api_key=api_key, api_secret=api_secret, leeway=TOKEN_LEEWAY)
     app.router.add_get("/api/rooms/{room}/transcript/languages", _languages)
     app.router.add_get("/api/rooms/{room}/transcript.{fmt}", _export)
 
@@ -155,7 +155,14 @@ async def _languages(request: web.Request) -> web.Response:
     room = _room(request)
     _authorize(request, room)
     meeting = _meeting(request)
-    found = await _stored(request.app[_STORE_KEY].languages(room, meeting=meeting))
+    try:
+        found = await _stored(request.app[_STORE_KEY].languages(room, meeting=meeting))
+    except _Refused as refusal:
+        # A room its member asks about before anything was said there is not unknown: it has
+        # no transcript yet. The page asks on joining; a 404 there would be a false alarm.
+        if meeting is not None or refusal.body["error"] != "not_found":
+            raise
+        found = ()
     return web.json_response(
         {"room": room, "languages": [ORIGINAL, *found] if found else []},
         headers={"Cache-Control": "no-store"},

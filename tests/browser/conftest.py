@@ -12,10 +12,17 @@ import pytest
 from aiohttp import web
 
 from captions.store import TranscriptStore, database_url
-from interpreter.config import load_settings
+from interpreter.config import DEV_API_KEY, DEV_API_SECRET
 from interpreter.testing.livekit import REPO, LiveKitFixture, free_port
 from tests.browser.driver import Browser
-from web.app import VENDOR_SCRIPT, build_app
+from web.app import VENDOR_SCRIPT, WebConfig, build_app
+
+
+def web_config(livekit_url: str) -> WebConfig:
+    """The web app's configuration against a loopback server with the development keys."""
+    return WebConfig(
+        ws_url=livekit_url, api_key=DEV_API_KEY, api_secret=DEV_API_SECRET, dev_keys=True
+    )
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -53,9 +60,9 @@ async def web_app(
     """The web app against the session's LiveKit server, sharing the worker's data directory
     (so the transcript panel lists what the translators stored)."""
     data_dir = output_dir / "worker-data"
-    settings = load_settings(livekit_url=livekit_server.url, data_dir=data_dir)
     store = await TranscriptStore.open(database_url(db_url=None, data_dir=data_dir))
-    runner = web.AppRunner(build_app(settings, transcript_store=store), access_log=None)
+    app = build_app(web_config(livekit_server.url), transcript_store=store)
+    runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     port = free_port()
     site = web.TCPSite(runner, "127.0.0.1", port)

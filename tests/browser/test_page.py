@@ -15,13 +15,12 @@ from aiohttp import web
 
 from captions.segments import Caption
 from captions.store import Meeting
-from interpreter.config import load_settings
 from interpreter.testing.audio import resample, write_wav
 from interpreter.testing.clients import Listener, Speaker, join_listener
 from interpreter.testing.livekit import LiveKitFixture, WorkerProcess, free_port, wait_for
 from interpreter.testing.speech import ENGLISH, SPANISH, SPANISH_IN_ENGLISH, chrf, render
 from languages import Language, detect_language
-from tests.browser.conftest import WebApp
+from tests.browser.conftest import WebApp, web_config
 from tests.browser.driver import Browser, Page
 from web.app import build_app
 
@@ -294,7 +293,7 @@ async def test_page_explains_refusals_and_unreachable_servers(
     )
     page = await browser.new_page(chromium, "errors", permissions=())
     # a web app whose LiveKit server is not there
-    dead = build_app(load_settings(livekit_url=f"ws://127.0.0.1:{free_port()}"))
+    dead = build_app(web_config(f"ws://127.0.0.1:{free_port()}"))
     runner = web.AppRunner(dead, access_log=None)
     await runner.setup()
     port = free_port()

@@ -227,7 +227,7 @@ def test_primary_strips_script_and_region() -> None:
 
 def test_matches_compares_languages_not_regions() -> None:
     assert matches("pt-BR", "pt-PT")
-    assert matches("zh-Hans", "zh-TW")
+    assert not matches("zh-Hans", "zh-TW")  # Simplified vs Traditional (region-implied)
     assert matches("no", "nb")
     assert matches("iw", "he-IL")
     assert not matches("nb", "nn")

@@ -156,6 +156,19 @@ async def test_a_tampered_token_is_refused(client: Client) -> None:
     assert resp.status == 401
 
 
+async def test_a_room_with_nothing_said_yet_lists_no_languages(client: Client) -> None:
+    # the page asks on joining: an empty room is not an error (no 404 in the page's console)
+    resp = await client.get("/api/rooms/empty/transcript/languages", headers=auth(token("empty")))
+    assert resp.status == 200
+    assert await resp.json() == {"room": "empty", "languages": []}
+    resp = await client.get(
+        "/api/rooms/empty/transcript/languages?meeting=RM_nope", headers=auth(token("empty"))
+    )
+    assert resp.status == 404
+    resp = await client.get("/api/rooms/empty/transcript/languages")
+    assert resp.status == 401
+
+
 async def test_unknown_rooms_languages_and_formats_are_404_json(client: Client) -> None:
     resp = await client.get("/api/rooms/empty/transcript.vtt", headers=auth(token("empty")))
     assert resp.status == 404

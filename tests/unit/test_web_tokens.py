@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import warnings
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,11 +13,16 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from livekit import api
 
+from captions.protocol import MAX_ROOM_NAME, protocol_document
 from captions.store import TranscriptStore, database_url
-from interpreter.config import DEV_API_KEY, DEV_API_SECRET, load_settings
+from interpreter.config import DEV_API_KEY, DEV_API_SECRET
 from languages import Language
-from web.app import ParticipantNotInRoomError, build_app
+from web.app import ParticipantNotInRoomError, WebConfig, build_app
 from web.tokens import mint_token
+
+CONFIG = WebConfig(
+    ws_url="ws://127.0.0.1:7880", api_key=DEV_API_KEY, api_secret=DEV_API_SECRET, dev_keys=True
+)
 
 
 @dataclass
@@ -38,14 +45,15 @@ def participants() -> FakeParticipants:
 
 @pytest.fixture
 async def client(participants: FakeParticipants) -> AsyncIterator[TestClient[Any, Any]]:
-    settings = load_settings(livekit_url="ws://127.0.0.1:7880")
-    app = build_app(settings, participants=participants)
+    app = build_app(CONFIG, participants=participants)
     async with TestClient(TestServer(app, host="127.0.0.1")) as c:
         yield c
 
 
 def claims(token: str) -> Any:
-    return api.TokenVerifier(DEV_API_KEY, DEV_API_SECRET).verify(token)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the short development secret
+        return api.TokenVerifier(DEV_API_KEY, DEV_API_SECRET).verify(token)
 
 
 async def ask_token(client: TestClient[Any, Any], **body: object) -> tuple[int, dict[str, Any]]:
@@ -107,7 +115,8 @@ async def test_privileged_roles_are_refused(client: TestClient[Any, Any], role: 
         ({"role": "speaker"}, "invalid_role"),
         ({"room": "board meeting"}, "invalid_room"),
         ({"room": "../etc"}, "invalid_room"),
-        ({"room": "r" * 65}, "invalid_room"),
+        ({"room": "r" * (MAX_ROOM_NAME + 1)}, "invalid_room"),
+        ({"room": ".hidden"}, "invalid_room"),
         ({"room": ""}, "invalid_room"),
         ({"name": "x" * 65}, "invalid_name"),
         ({"name": "   "}, "invalid_name"),
@@ -221,8 +230,7 @@ async def test_page_and_assets_are_served_without_a_cdn(client: TestClient[Any, 
 async def test_transcript_endpoints_are_mounted_with_a_store(tmp_path: Path) -> None:
     store = await TranscriptStore.open(database_url(db_url=None, data_dir=tmp_path))
     try:
-        settings = load_settings(livekit_url="ws://127.0.0.1:7880")
-        app = build_app(settings, participants=FakeParticipants(), transcript_store=store)
+        app = build_app(CONFIG, participants=FakeParticipants(), transcript_store=store)
         async with TestClient(TestServer(app, host="127.0.0.1")) as c:
             assert (await (await c.get("/api/config")).json())["transcripts"] is True
             token = mint_token(
@@ -231,10 +239,64 @@ async def test_transcript_endpoints_are_mounted_with_a_store(tmp_path: Path) -> 
             resp = await c.get(
                 "/api/rooms/r1/transcript/languages", headers={"Authorization": f"Bearer {token}"}
             )
-            # mounted: a room with nothing said yet is the transcript module's JSON 404
+            # mounted: a room with nothing said yet has no transcript languages (and no 404)
+            assert resp.status == 200
+            assert await resp.json() == {"room": "r1", "languages": []}
+            resp = await c.get(
+                "/api/rooms/r1/transcript.vtt", headers={"Authorization": f"Bearer {token}"}
+            )
             assert resp.status == 404
             assert (await resp.json())["error"] == "not_found"
             resp = await c.get("/api/rooms/r1/transcript/languages")
             assert resp.status == 401
     finally:
         await store.aclose()
+
+
+async def test_room_names_follow_the_one_protocol_rule(client: TestClient[Any, Any]) -> None:
+    longest = "r" * MAX_ROOM_NAME  # the transcript endpoints serve such a room too
+    status, body = await ask_token(client, room=longest)
+    assert status == 200
+    assert claims(body["token"]).video.room == longest
+    status, body = await ask_token(client, room="v1.2~draft")
+    assert status == 200, body
+
+
+async def test_the_page_gets_the_protocol_from_the_server(client: TestClient[Any, Any]) -> None:
+    resp = await client.get("/api/protocol")
+    assert resp.status == 200
+    assert resp.headers["Cache-Control"] == "no-store"
+    served = await resp.json()
+    assert served == protocol_document()
+    assert served["language_matching"]["region_scripts"]["zh-TW"] == "Hant"
+    assert (await (await client.get("/api/config")).json())["protocol"] == "/api/protocol"
+
+
+async def test_dev_keys_sign_quietly_and_are_announced_once_at_start_up(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app = build_app(CONFIG, participants=FakeParticipants())
+    with warnings.catch_warnings(record=True) as caught, caplog.at_level(logging.WARNING, "web"):
+        warnings.simplefilter("always")
+        async with TestClient(TestServer(app, host="127.0.0.1")) as c:
+            for _ in range(3):
+                _, grant = await ask_token(c)
+                resp = await c.post(
+                    "/api/language",
+                    json={"language": "fr"},
+                    headers={"Authorization": f"Bearer {grant['token']}"},
+                )
+                assert resp.status == 200
+        mint_token(api_key=DEV_API_KEY, api_secret=DEV_API_SECRET, room="r1", identity="ana")
+    assert [str(w.message) for w in caught] == []
+    notices = [r for r in caplog.records if "development keys" in r.getMessage()]
+    assert len(notices) == 1
+
+
+async def test_real_keys_are_not_announced(caplog: pytest.LogCaptureFixture) -> None:
+    config = WebConfig(ws_url="ws://127.0.0.1:7880", api_key="APIkey", api_secret="s" * 40)
+    app = build_app(config, participants=FakeParticipants())
+    with caplog.at_level(logging.WARNING, "web"):
+        async with TestClient(TestServer(app, host="127.0.0.1")) as c:
+            assert (await ask_token(c))[0] == 200
+    assert not [r for r in caplog.records if "development keys" in r.getMessage()]
