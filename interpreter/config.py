@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import AliasChoices, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from interpreter.errors import ConfigError
+
+if TYPE_CHECKING:
+    from interpreter.pacing import Pacing
+    from interpreter.providers.commit_policy import CommitTimings
 
 __all__ = ["DEV_API_KEY", "DEV_API_SECRET", "LIVEKIT_SERVER_VERSION", "Settings", "load_settings"]
 
@@ -93,6 +97,69 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("OPENAI_API_KEY", "INTERPRETER_OPENAI_API_KEY"),
         repr=False,
     )
+    # when the embedded STT ends a unit; unset means the policy's default (CommitTimings)
+    stt_interim_interval: float | None = Field(
+        default=None, gt=0, description="seconds of new audio between interim decodes"
+    )
+    stt_min_interim_audio: float | None = Field(
+        default=None, ge=0, description="no interim decode before this much audio (s)"
+    )
+    stt_sentence_commit: float | None = Field(
+        default=None, ge=0, description="from this much utterance (s) on, pauses end units"
+    )
+    stt_max_utterance: float | None = Field(
+        default=None, gt=0, description="a unit is committed after this much audio (s)"
+    )
+    stt_commit_margin: float | None = Field(
+        default=None, gt=0, description="tail (s) a forced commit leaves for the next unit"
+    )
+    stt_min_speech: float | None = Field(
+        default=None, ge=0, description="utterances with less speech (s) are ignored"
+    )
+    stt_speech_threshold: float | None = Field(
+        default=None, ge=0, le=1, description="VAD probability from which a window is speech"
+    )
+    stt_micro_pause: float | None = Field(
+        default=None, gt=0, description="a pause this long (s) inside speech ends a unit"
+    )
+    stt_boundary_tolerance: float | None = Field(
+        default=None, ge=0, description="seconds two decodes' sentence ends may differ"
+    )
+    stt_interim_duty: float | None = Field(
+        default=None, ge=0, description="interim decodes wait this many times their cost"
+    )
+    vad_min_silence: float | None = Field(
+        default=None, gt=0, description="silence (s) that ends an utterance"
+    )
+    vad_prefix_padding: float | None = Field(
+        default=None, ge=0, description="audio (s) kept before the start of speech"
+    )
+
+    @model_validator(mode="after")
+    def _commit_timings_are_consistent(self) -> Settings:
+        self.commit_timings()  # raises ValueError for an inconsistent combination
+        return self
+
+    def commit_timings(self) -> CommitTimings:
+        """When the embedded STT ends units: the policy's defaults, overridden by the
+        ``stt_*`` and ``vad_*`` settings given."""
+        from interpreter.providers.commit_policy import CommitTimings
+
+        given = {
+            "interim_interval": self.stt_interim_interval,
+            "min_interim_audio": self.stt_min_interim_audio,
+            "sentence_commit": self.stt_sentence_commit,
+            "max_utterance": self.stt_max_utterance,
+            "commit_margin": self.stt_commit_margin,
+            "min_speech": self.stt_min_speech,
+            "speech_threshold": self.stt_speech_threshold,
+            "micro_pause": self.stt_micro_pause,
+            "boundary_tolerance": self.stt_boundary_tolerance,
+            "interim_duty": self.stt_interim_duty,
+            "vad_min_silence": self.vad_min_silence,
+            "vad_prefix_padding": self.vad_prefix_padding,
+        }
+        return CommitTimings(**{k: v for k, v in given.items() if v is not None})
 
     server_version: str = Field(default=LIVEKIT_SERVER_VERSION, pattern=r"^v\d+\.\d+\.\d+$")
     server_bin: Path | None = Field(
@@ -115,6 +182,49 @@ class Settings(BaseSettings):
         ge=0,
         description="'transcript purge' deletes meetings older than this; unset keeps all",
     )
+    # runtime tunings: unset means the default of the class or module that uses it
+    pacing_max_lag: float | None = Field(
+        default=None, gt=0, description="a unit later than this (s) is not voiced"
+    )
+    pacing_relaxed: float | None = Field(
+        default=None, ge=0, description="up to this lag (s) the voice speaks at normal speed"
+    )
+    pacing_full_speed: float | None = Field(
+        default=None, gt=0, description="from this lag (s) on the voice speaks at max speed"
+    )
+    pacing_max_speed: float | None = Field(
+        default=None, ge=1, description="fastest speaking rate when catching up (1.3 = +30 %)"
+    )
+    demand_linger: float | None = Field(
+        default=None, ge=0, description="seconds an unwanted language track is kept"
+    )
+    demand_poll: float | None = Field(
+        default=None, gt=0, description="seconds between looks at the room's languages"
+    )
+    orphan_sweep: float | None = Field(
+        default=None, gt=0, description="seconds between looks for speakers without an agent"
+    )
+    translation_timeout: float | None = Field(
+        default=None, gt=0, description="seconds one unit's translation may take, fallbacks in"
+    )
+
+    @model_validator(mode="after")
+    def _pacing_is_consistent(self) -> Settings:
+        self.pacing()  # raises ValueError for an inconsistent combination
+        return self
+
+    def pacing(self) -> Pacing:
+        """The voice pacing: its defaults, overridden by the ``pacing_*`` settings given."""
+        from interpreter.pacing import Pacing
+
+        given = {
+            "max_lag": self.pacing_max_lag,
+            "relaxed": self.pacing_relaxed,
+            "full_speed": self.pacing_full_speed,
+            "max_speed": self.pacing_max_speed,
+        }
+        return Pacing(**{k: v for k, v in given.items() if v is not None})
+
     log_level: LogLevel = "INFO"
 
     @model_validator(mode="after")

@@ -13,19 +13,30 @@ import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from captions.protocol import ATTR_LANGUAGE
 from interpreter.errors import UnknownLanguageError
 from languages import Language, normalize_language
 
-__all__ = ["DemandChange", "LanguageDemand", "Listener", "room_languages"]
+__all__ = [
+    "DEMAND_LINGER",
+    "DEMAND_POLL",
+    "DemandChange",
+    "LanguageDemand",
+    "RoomMember",
+    "room_languages",
+]
 
 logger = logging.getLogger("interpreter.demand")
 
-LANGUAGE_ATTRIBUTE = "language"
+DEMAND_LINGER = 5.0
+"""Seconds a target nobody wants any more is kept before its track goes."""
+DEMAND_POLL = 1.0
+"""Seconds between two looks at the room when no event asked for one sooner."""
 
 
 @dataclass(frozen=True, slots=True)
-class Listener:
-    """What the demand needs to know of one participant."""
+class RoomMember:
+    """What the demand needs to know of one participant in the room."""
 
     identity: str
     attributes: Mapping[str, str]
@@ -69,7 +80,7 @@ def _normalized(code: str, where: str) -> Language | None:
 class LanguageDemand:
     """The set of target languages for one speaker's translator."""
 
-    def __init__(self, *, speaker_identity: str, linger: float = 5.0) -> None:
+    def __init__(self, *, speaker_identity: str, linger: float = DEMAND_LINGER) -> None:
         self._speaker = speaker_identity
         self._linger = linger
         self._active: set[Language] = set()
@@ -81,7 +92,7 @@ class LanguageDemand:
 
     def wanted(
         self,
-        participants: Iterable[Listener],
+        participants: Iterable[RoomMember],
         *,
         room: Iterable[Language] = (),
         speaker_language: Language | None,
@@ -92,7 +103,7 @@ class LanguageDemand:
         for p in participants:
             if p.is_agent or p.identity == self._speaker:
                 continue
-            code = p.attributes.get(LANGUAGE_ATTRIBUTE)
+            code = p.attributes.get(ATTR_LANGUAGE)
             if code:
                 lang = _normalized(code, "participant attribute")
                 if lang is not None:

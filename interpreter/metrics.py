@@ -12,8 +12,10 @@ from prometheus_client import Counter, Histogram
 __all__ = [
     "CAPTION_PUBLISHED",
     "FIRST_AUDIO",
+    "RETRIES",
     "STAGE_ERRORS",
     "STT_FINAL",
+    "TASK_FAILURES",
     "TRANSLATION_DONE",
     "UNITS",
     "VOICE_SKIPPED",
@@ -61,4 +63,15 @@ STAGE_ERRORS = Counter(
     "interpreter_stage_errors_total",
     "failures of one stage for one language (the other languages carry on)",
     ["stage", "language"],
+)
+TASK_FAILURES = Counter(
+    "interpreter_task_failures_total",
+    "background tasks (demand loop, lanes, voice loops, speaker audio, orphan sweeps) that"
+    " ended with an error",
+    ["task"],
+)
+RETRIES = Counter(
+    "interpreter_retries_total",
+    "failed attempts of an operation that is retried (publishing a track, setting attributes)",
+    ["operation"],
 )

@@ -4,8 +4,12 @@ The speaker's microphone is pushed into a streaming STT. Every ``FINAL_TRANSCRIP
 *unit* (the STT commits stable sentences while a person is still talking, so a monologue is
 interpreted as it goes). A unit is captioned in its own language, then handed to one *lane* per
 target language, which translates units in order, publishes the translated caption and queues
-the translation on that language's :class:`~interpreter.voice_channel.VoiceChannel`. A failure
-in one lane is logged and counted; the other lanes and the captions carry on.
+the translation on that language's :class:`~interpreter.voice_channel.VoiceChannel`.
+
+Nothing in one unit stops the speaker's interpretation: a failure of any stage (translation,
+the transcript store, publishing, voicing) is logged and counted, and the next unit goes on; a
+failure in one lane leaves the other lanes and the source captions alone; a failed STT stream
+is replaced by a new one on the same audio.
 """
 
 from __future__ import annotations
@@ -13,45 +17,41 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import secrets
 import time
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from livekit import rtc
 from livekit.agents import stt, tts, utils
 
 from captions import Caption, CaptionsError
 from captions.live import CaptionPublisher
+from captions.protocol import segment_run_prefix, source_segment_id, translated_segment_id
 from captions.store import Meeting, TranscriptWriter
 from interpreter import metrics
 from interpreter.errors import InterpreterError, LanguageError, UnknownLanguageError
-from interpreter.voice_channel import VoiceChannel, VoiceUnit
+from interpreter.pacing import Pacing
+from interpreter.tasks import count_failure, spawn
+from interpreter.translation.engine import Translation, TranslationEngine
+from interpreter.voice_channel import AudioSourceFactory, VoiceChannel, VoiceUnit
 from languages import Language, normalize_language
 
-__all__ = ["SourceUnit", "SpeakerPipeline", "Translator"]
+__all__ = ["TRANSLATION_TIMEOUT", "SourceUnit", "SpeakerPipeline"]
 
 logger = logging.getLogger("interpreter.pipeline")
 
 STT_RATE = 16000
-TRANSLATION_TIMEOUT = 10.0
+TRANSLATION_TIMEOUT = 12.0
+"""Seconds a unit's translation may take, fallbacks included: the router gives a preferred LLM
+(whose own timeout is 10 s) what is left after keeping 2 s for the embedded fallback."""
 CONTEXT_UNITS = 2
-
-
-class Translator(Protocol):
-    """What the pipeline needs of a translation engine (the router implements it)."""
-
-    async def translate(
-        self,
-        text: str,
-        *,
-        source: Language,
-        target: Language,
-        context: Sequence[str] = (),
-        glossary: Mapping[str, str] | None = None,
-    ) -> str: ...
+STT_RESTART_DELAY = 0.5
+"""Seconds before a failed STT stream is replaced (doubling while it keeps failing)."""
+STT_RESTART_MAX_DELAY = 30.0
+STT_BACKLOG = 30.0
+"""Seconds of audio kept for the next STT stream while none is open."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -83,6 +83,25 @@ class _AudioClock:
         return self._wall_at_heard - (self.heard - audio_seconds)
 
 
+def _stage_failed(
+    stage: str, language: str, e: Exception, *, segment_id: str, **extra: object
+) -> None:
+    """Log and count a failure of one stage for one unit; the caller carries on."""
+    metrics.STAGE_ERRORS.labels(stage, language).inc()
+    expected = isinstance(e, (InterpreterError, CaptionsError, LanguageError))
+    logger.error(
+        f"{stage} failed",
+        exc_info=None if expected else e,
+        extra={
+            **extra,
+            "segment_id": segment_id,
+            "language": language,
+            "error": type(e).__name__,
+            "retryable": getattr(e, "retryable", False),
+        },
+    )
+
+
 class _Lane:
     """Translation, captions and voice for one target language, unit after unit."""
 
@@ -91,7 +110,7 @@ class _Lane:
         self.voice = voice
         self._pipeline = pipeline
         self._queue: utils.aio.Chan[SourceUnit] = utils.aio.Chan()
-        self._task = asyncio.create_task(self._run(), name=f"lane-{language}")
+        self._task = spawn(self._run(), task="lane", name=f"lane-{language}")
 
     def put(self, unit: SourceUnit) -> None:
         if not self._queue.closed:
@@ -107,41 +126,41 @@ class _Lane:
             if unit.language == self.language:
                 continue  # listeners of this language hear and read the original
             try:
-                await self._translate(unit)
-            except asyncio.CancelledError:
-                raise
-            except Exception as e:
-                metrics.STAGE_ERRORS.labels("translation", self.language).inc()
-                logger.error(
-                    "translation failed",
-                    extra={
-                        "segment_id": unit.segment_id,
-                        "source_language": unit.language,
-                        "language": self.language,
-                        "error": type(e).__name__,
-                        "retryable": getattr(e, "retryable", False),
-                    },
-                )
+                await self._interpret(unit)
+            except Exception as e:  # a bug in one unit must not end the lane
+                _stage_failed("lane", self.language, e, segment_id=unit.segment_id)
 
-    async def _translate(self, unit: SourceUnit) -> None:
+    async def _interpret(self, unit: SourceUnit) -> None:
         p = self._pipeline
-        text = await asyncio.wait_for(
-            p.translator.translate(
-                unit.text, source=unit.language, target=self.language, context=unit.context
-            ),
-            TRANSLATION_TIMEOUT,
-        )
+        try:
+            result = await p.translation.translate_with_engine(
+                unit.text,
+                source=unit.language,
+                target=self.language,
+                context=unit.context,
+                within=p.translation_timeout,
+            )
+        except Exception as e:
+            _stage_failed(
+                "translation",
+                self.language,
+                e,
+                segment_id=unit.segment_id,
+                source_language=unit.language,
+            )
+            return
         translated_at = p.clock()
         metrics.TRANSLATION_DONE.labels(self.language).observe(translated_at - unit.speech_end)
-        caption = p.caption(unit, language=self.language, text=text)
-        await p.record(caption)
-        await p.captions.publish(caption)
+        caption = p.caption(unit, language=self.language, text=result.text)
+        await p.record(caption, translation=result)
+        if not await p.publish(caption):
+            return
         published_at = p.clock()
         metrics.CAPTION_PUBLISHED.labels(self.language, "true").observe(
             published_at - unit.speech_end
         )
         self.voice.say(
-            VoiceUnit(segment_id=caption.segment_id, text=text, speech_end=unit.speech_end)
+            VoiceUnit(segment_id=caption.segment_id, text=result.text, speech_end=unit.speech_end)
         )
         logger.info(
             "unit translated",
@@ -149,6 +168,7 @@ class _Lane:
                 "segment_id": unit.segment_id,
                 "source_language": unit.language,
                 "language": self.language,
+                "engine": result.engine,
                 "speech_end": round(unit.speech_end, 3),
                 "translated_after": round(translated_at - unit.speech_end, 3),
                 "published_after": round(published_at - unit.speech_end, 3),
@@ -157,7 +177,20 @@ class _Lane:
 
 
 class SpeakerPipeline:
-    """Interprets one speaker into the current target languages."""
+    """Interprets one speaker into the current target languages.
+
+    Args:
+        room: the agent's room (its local participant publishes the language tracks).
+        translation: the translation engine (the router in production).
+        tts_factory: a TTS for a target language.
+        captions: publishes captions into the room.
+        transcripts, meeting: where final captions are stored before they are published.
+        interpreter: the speaker is a human interpreter (their transcripts say so).
+        clock: wall clock (seconds).
+        pacing: how each language track keeps up with the speaker.
+        translation_timeout: seconds one unit's translation may take, fallbacks included.
+        audio_source: makes the audio source of a language track (a test records frames).
+    """
 
     def __init__(
         self,
@@ -166,28 +199,32 @@ class SpeakerPipeline:
         speaker_identity: str,
         speaker_name: str,
         stt: stt.STT[Any],
-        translator: Translator,
+        translation: TranslationEngine,
         tts_factory: Callable[[Language], tts.TTS[Any]],
         captions: CaptionPublisher,
         transcripts: TranscriptWriter | None = None,
         meeting: Meeting | None = None,
         interpreter: bool = False,
         clock: Callable[[], float] = time.time,
+        pacing: Pacing | None = None,
+        translation_timeout: float = TRANSLATION_TIMEOUT,
+        audio_source: AudioSourceFactory | None = None,
     ) -> None:
         self.speaker_identity = speaker_identity
         self.speaker_name = speaker_name
-        self.translator = translator
+        self.translation = translation
+        self.translation_timeout = translation_timeout
         self.captions = captions
         self.transcripts = transcripts
         self.meeting = meeting
         self.interpreter = interpreter
         self.clock = clock
-        # Segment ids must differ between two runs of a translator for the same speaker (a
-        # restarted agent) or the store's upsert would overwrite the earlier lines.
-        self._id_prefix = f"{speaker_identity}-{secrets.token_hex(3)}"
+        self._run_prefix = segment_run_prefix(speaker_identity)
         self._room = room
         self._stt = stt
         self._tts_factory = tts_factory
+        self._pacing = pacing
+        self._audio_source = audio_source
         self._lanes: dict[Language, _Lane] = {}
         self._audio = _AudioClock(clock)
         self._unit_count = 0
@@ -195,38 +232,54 @@ class SpeakerPipeline:
         self._recent: deque[str] = deque(maxlen=CONTEXT_UNITS)
         self._last_interim = ""
         self._targets_lock = asyncio.Lock()
+        self._unvoiceable: set[Language] = set()
 
     @property
     def targets(self) -> frozenset[Language]:
+        """The languages with a running lane (a published track)."""
         return frozenset(self._lanes)
 
     async def set_targets(self, targets: frozenset[Language]) -> None:
-        """Publish a track (and start a lane) for each new target; close dropped ones."""
+        """Publish a track (and start a lane) for each new target; close dropped ones.
+
+        A target whose track cannot be published (after the voice channel's retries) is left
+        out and tried again on the next call; one without a voice is left out for good.
+        """
         async with self._targets_lock:
             for lang in sorted(set(self._lanes) - targets):
                 await self._lanes.pop(lang).aclose()
-            for lang in sorted(targets - set(self._lanes)):
+            for lang in sorted(targets - set(self._lanes) - self._unvoiceable):
                 try:
                     voice = VoiceChannel(
                         room=self._room,
                         language=lang,
                         tts=self._tts_factory(lang),
+                        pacing=self._pacing,
                         clock=self.clock,
+                        audio_source=self._audio_source,
                     )
                 except (InterpreterError, LanguageError) as e:
+                    self._unvoiceable.add(lang)
                     metrics.STAGE_ERRORS.labels("tts", lang).inc()
                     logger.error(
                         "no voice for target language",
                         extra={"language": lang, "error": e.message},
                     )
                     continue
-                await voice.start()
+                try:
+                    await voice.start()
+                except Exception as e:
+                    await voice.aclose()
+                    _stage_failed("track", lang, e, segment_id="")
+                    continue
                 self._lanes[lang] = _Lane(self, lang, voice)
 
     def caption(self, unit: SourceUnit, *, language: Language, text: str) -> Caption:
         translated = language != unit.language
         return Caption(
-            segment_id=f"{unit.segment_id}:{language}" if translated else unit.segment_id,
+            segment_id=(
+                translated_segment_id(unit.segment_id, language) if translated else unit.segment_id
+            ),
             source_segment_id=unit.segment_id,
             speaker_identity=self.speaker_identity,
             speaker_name=self.speaker_name,
@@ -240,70 +293,125 @@ class SpeakerPipeline:
             wall_time=unit.speech_end,
         )
 
-    async def record(self, caption: Caption) -> None:
+    async def record(self, caption: Caption, *, translation: Translation | None = None) -> None:
         """Store a final caption before it is published (a crash loses nothing anyone saw).
 
-        A store that stays unavailable after its own retries is logged and counted; the
-        caption is still published, so listeners keep their captions during an outage.
+        ``translation`` names the engine that produced a translated caption. Any failure of
+        the store (unavailable after its own retries, or an unexpected error) is logged and
+        counted, and never raised: the caption is still published, so listeners keep their
+        captions during an outage.
         """
         if self.transcripts is None or self.meeting is None:
             return
         try:
             if caption.translated:
-                engine = str(getattr(self.translator, "name", ""))
+                engine = translation.engine if translation is not None else self.translation.name
                 await self.transcripts.save_translation(self.meeting, caption, engine=engine)
             else:
                 await self.transcripts.save_segment(
                     self.meeting, caption, interpreter=self.interpreter
                 )
-        except CaptionsError as e:
-            metrics.STAGE_ERRORS.labels("transcript", caption.language).inc()
-            logger.error(
-                "transcript write failed",
-                extra={
-                    "segment_id": caption.segment_id,
-                    "language": caption.language,
-                    "error": e.message,
-                    "retryable": e.retryable,
-                },
-            )
+        except Exception as e:
+            _stage_failed("transcript", caption.language, e, segment_id=caption.segment_id)
+
+    async def publish(self, caption: Caption) -> bool:
+        """Publish ``caption``; a failure is logged and counted (returns ``False``)."""
+        try:
+            await self.captions.publish(caption)
+        except Exception as e:
+            _stage_failed("caption", caption.language, e, segment_id=caption.segment_id)
+            return False
+        return True
 
     async def run(self, track: rtc.Track, *, track_sid: str) -> None:
         """Interpret ``track`` until it ends (unsubscribed, unpublished, speaker gone)."""
-        self._track_sid = track_sid
         audio = rtc.AudioStream.from_track(track=track, sample_rate=STT_RATE, num_channels=1)
-        stream = self._stt.stream()
-        stream.start_time_offset = self._audio.heard
-
-        async def forward() -> None:
-            try:
-                async for ev in audio:
-                    stream.push_frame(ev.frame)
-                    self._audio.advance(ev.frame.samples_per_channel / ev.frame.sample_rate)
-            finally:
-                with contextlib.suppress(RuntimeError):
-                    stream.end_input()
-
-        forwarder = asyncio.create_task(forward(), name="speaker-audio")
         try:
-            async for event in stream:
-                await self._on_speech_event(event)
+            await self.interpret(_frames(audio), track_sid=track_sid)
         finally:
-            await utils.aio.cancel_and_wait(forwarder)
-            await stream.aclose()
             await audio.aclose()
 
-    async def _on_speech_event(self, event: stt.SpeechEvent) -> None:
+    async def interpret(self, audio: AsyncIterable[rtc.AudioFrame], *, track_sid: str) -> None:
+        """Interpret 16 kHz mono ``audio`` until it ends.
+
+        An STT stream that fails is logged, counted and replaced by a new one (after a delay
+        that doubles while it keeps failing); the audio goes on into the new stream.
+        """
+        self._track_sid = track_sid
+        current: list[stt.RecognizeStream] = []
+        # audio heard while no stream is open (between a failure and its replacement) goes
+        # into the next stream, so no speech is lost to a restart
+        backlog: deque[rtc.AudioFrame] = deque()
+        backlog_seconds = 0.0
+        audio_done = asyncio.Event()
+
+        async def forward() -> None:
+            nonlocal backlog_seconds
+            try:
+                async for frame in audio:
+                    seconds = frame.samples_per_channel / frame.sample_rate
+                    self._audio.advance(seconds)
+                    if current:
+                        with contextlib.suppress(RuntimeError):  # a stream that just failed
+                            current[-1].push_frame(frame)
+                    elif backlog_seconds < STT_BACKLOG:
+                        backlog.append(frame)
+                        backlog_seconds += seconds
+            finally:
+                audio_done.set()
+                if current:
+                    with contextlib.suppress(RuntimeError):
+                        current[-1].end_input()
+
+        forwarder = spawn(forward(), task="speaker-audio", name="speaker-audio")
+        delay = STT_RESTART_DELAY
+        try:
+            while True:
+                stream = self._stt.stream()
+                stream.start_time_offset = self._audio.heard - backlog_seconds
+                while backlog:
+                    stream.push_frame(backlog.popleft())
+                backlog_seconds = 0.0
+                current[:] = [stream]
+                if audio_done.is_set():
+                    stream.end_input()
+                try:
+                    async for event in stream:
+                        if await self._on_speech_event(event):
+                            delay = STT_RESTART_DELAY
+                    if audio_done.is_set():
+                        return  # the stream ended with its input: the audio is over
+                    raise RuntimeError("the STT stream ended before its audio")
+                except Exception as e:
+                    if audio_done.is_set():
+                        raise
+                    count_failure("stt", e)
+                finally:
+                    current.clear()
+                    await stream.aclose()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, STT_RESTART_MAX_DELAY)
+        finally:
+            await utils.aio.cancel_and_wait(forwarder)
+
+    async def _on_speech_event(self, event: stt.SpeechEvent) -> bool:
+        """Handle one STT event; ``True`` when it committed a unit. Never raises: whatever goes
+        wrong with one event is logged and counted, and the next event is handled."""
         if not event.alternatives:
-            return
+            return False
         data = event.alternatives[0]
-        if event.type == stt.SpeechEventType.INTERIM_TRANSCRIPT:
-            await self._on_interim(data)
-        elif event.type == stt.SpeechEventType.FINAL_TRANSCRIPT and data.text.strip():
-            await self._on_final(data)
+        try:
+            if event.type == stt.SpeechEventType.INTERIM_TRANSCRIPT:
+                await self._on_interim(data)
+            elif event.type == stt.SpeechEventType.FINAL_TRANSCRIPT and data.text.strip():
+                await self._on_final(data)
+                return True
+        except Exception as e:
+            _stage_failed("unit", str(data.language), e, segment_id=self._segment_id())
+        return False
 
     def _segment_id(self) -> str:
-        return f"{self._id_prefix}-{self._unit_count + 1}"
+        return source_segment_id(self._run_prefix, self._unit_count + 1)
 
     def _language_of(self, data: stt.SpeechData) -> Language | None:
         try:
@@ -333,7 +441,7 @@ class SpeakerPipeline:
             end=data.end_time,
             wall_time=self._audio.wall(data.end_time),
         )
-        await self.captions.publish(caption)
+        await self.publish(caption)
 
     async def _on_final(self, data: stt.SpeechData) -> None:
         language = self._language_of(data)
@@ -356,8 +464,8 @@ class SpeakerPipeline:
         self._recent.append(unit.text)
         caption = self.caption(unit, language=language, text=unit.text)
         await self.record(caption)
-        await self.captions.publish(caption)
-        metrics.CAPTION_PUBLISHED.labels(language, "false").observe(self.clock() - speech_end)
+        if await self.publish(caption):
+            metrics.CAPTION_PUBLISHED.labels(language, "false").observe(self.clock() - speech_end)
         for lane in self._lanes.values():
             lane.put(unit)
 
@@ -366,3 +474,8 @@ class SpeakerPipeline:
             lanes, self._lanes = list(self._lanes.values()), {}
         for lane in lanes:
             await lane.aclose()
+
+
+async def _frames(audio: rtc.AudioStream) -> AsyncIterator[rtc.AudioFrame]:
+    async for ev in audio:
+        yield ev.frame

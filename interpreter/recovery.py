@@ -4,12 +4,17 @@ LiveKit dispatches a publisher job once, when a participant first publishes. A s
 published while no worker was registered, or whose translator died with its worker, gets no
 second dispatch. So a worker, once registered, looks through the server's rooms for speakers
 without a ``translator-<identity>`` participant and starts their translator jobs itself.
+
+Who is an orphan (:func:`orphans_in`) and when one is due (:class:`OrphanStrikes`) are plain
+decisions on room listings; :func:`find_orphans` asks the server, :func:`relaunch` starts the
+job that :func:`recovery_job` describes.
 """
 
 from __future__ import annotations
 
 import datetime
 import logging
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from livekit import api
@@ -17,11 +22,24 @@ from livekit.agents import AgentServer
 from livekit.agents.job import JobAcceptArguments, RunningJobInfo
 from livekit.protocol import agent, models
 
+from interpreter.agent import agent_join_arguments
 from interpreter.config import Settings
 
-__all__ = ["Orphan", "find_orphans", "relaunch"]
+__all__ = [
+    "ORPHAN_SWEEP",
+    "Orphan",
+    "OrphanStrikes",
+    "find_orphans",
+    "orphans_in",
+    "recovery_job",
+    "relaunch",
+]
 
 logger = logging.getLogger("interpreter.recovery")
+
+ORPHAN_SWEEP = 15.0
+"""Seconds between two looks for speakers without a translator."""
+AGENT_TOKEN_TTL = datetime.timedelta(hours=24)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,38 +55,69 @@ def _publishes_microphone(p: models.ParticipantInfo) -> bool:
     )
 
 
-async def find_orphans(settings: Settings, *, prefix: str) -> list[Orphan]:
-    """Human speakers publishing a microphone with no translator in their room."""
+def orphans_in(
+    rooms: Iterable[tuple[models.Room, Sequence[models.ParticipantInfo]]],
+) -> list[Orphan]:
+    """Human speakers publishing a microphone with no translator agent in their room."""
     orphans: list[Orphan] = []
+    for room, participants in rooms:
+        present = {p.identity for p in participants}
+        for p in participants:
+            if p.kind == models.ParticipantInfo.Kind.AGENT or not _publishes_microphone(p):
+                continue
+            if agent_join_arguments(p.identity, p.name).identity not in present:
+                orphans.append(Orphan(room=room, speaker=p))
+    return orphans
+
+
+async def find_orphans(settings: Settings) -> list[Orphan]:
+    """The orphans of every room on the server ``settings`` name."""
+    listing: list[tuple[models.Room, Sequence[models.ParticipantInfo]]] = []
     async with api.LiveKitAPI(settings.http_url, settings.api_key, settings.api_secret) as lk:
         rooms = await lk.room.list_rooms(api.ListRoomsRequest())
         for room in rooms.rooms:
             people = await lk.room.list_participants(api.ListParticipantsRequest(room=room.name))
-            present = {p.identity for p in people.participants}
-            for p in people.participants:
-                if p.kind == models.ParticipantInfo.Kind.AGENT or not _publishes_microphone(p):
-                    continue
-                if prefix + p.identity not in present:
-                    orphans.append(Orphan(room=room, speaker=p))
-    return orphans
+            listing.append((room, list(people.participants)))
+    return orphans_in(listing)
 
 
-async def relaunch(
-    server: AgentServer,
-    settings: Settings,
-    orphan: Orphan,
-    *,
-    identity: str,
-    attributes: dict[str, str],
-) -> None:
-    """Start a publisher job for ``orphan`` on this worker, as a dispatch would have."""
-    name = f"Translator ({orphan.speaker.name or orphan.speaker.identity})"
+class OrphanStrikes:
+    """When an orphan is due for a relaunch.
+
+    Right after the worker registers, every orphan is due at once (those speakers have been
+    waiting). Later, an orphan is due once it has been seen in ``needed`` sweeps in a row: a
+    dispatch in flight takes a few seconds, not two sweeps.
+    """
+
+    def __init__(self, *, needed: int = 2) -> None:
+        self._needed_later = needed
+        self._needed = 1
+        self._strikes: dict[tuple[str, str], int] = {}
+
+    def due(self, orphans: Sequence[Orphan]) -> list[Orphan]:
+        """Record one sweep's ``orphans``; return those to relaunch now."""
+        seen = {(o.room.sid, o.speaker.identity) for o in orphans}
+        self._strikes = {key: self._strikes.get(key, 0) + 1 for key in seen}
+        out: list[Orphan] = []
+        for orphan in orphans:
+            key = (orphan.room.sid, orphan.speaker.identity)
+            if self._strikes.get(key, 0) >= self._needed:
+                del self._strikes[key]
+                out.append(orphan)
+        self._needed = self._needed_later
+        return out
+
+
+def recovery_job(settings: Settings, orphan: Orphan, *, worker_id: str) -> RunningJobInfo:
+    """The publisher job a dispatch would have started for ``orphan``, with the agent's
+    token."""
+    accept = agent_join_arguments(orphan.speaker.identity, orphan.speaker.name)
     token = (
         api.AccessToken(settings.api_key, settings.api_secret)
-        .with_identity(identity)
-        .with_name(name)
+        .with_identity(accept.identity)
+        .with_name(accept.name)
         .with_kind("agent")
-        .with_attributes(attributes)
+        .with_attributes(accept.attributes or {})
         .with_grants(
             api.VideoGrants(
                 room_join=True,
@@ -77,7 +126,7 @@ async def relaunch(
                 can_update_own_metadata=True,
             )
         )
-        .with_ttl(datetime.timedelta(hours=24))
+        .with_ttl(AGENT_TOKEN_TTL)
         .to_jwt()
     )
     job = agent.Job(
@@ -86,20 +135,28 @@ async def relaunch(
         type=agent.JobType.JT_PUBLISHER,
         participant=orphan.speaker,
     )
-    info = RunningJobInfo(
+    return RunningJobInfo(
         accept_arguments=JobAcceptArguments(
-            name=name, identity=identity, metadata="", attributes=attributes
+            name=accept.name,
+            identity=accept.identity,
+            metadata=accept.metadata,
+            attributes=accept.attributes,
         ),
         job=job,
         url=settings.ws_url,
         token=token,
-        worker_id=server.id,
+        worker_id=worker_id,
         fake_job=False,
     )
+
+
+async def relaunch(server: AgentServer, settings: Settings, orphan: Orphan) -> None:
+    """Start a publisher job for ``orphan`` on this worker, as a dispatch would have."""
+    info = recovery_job(settings, orphan, worker_id=server.id)
     # livekit-agents 1.8 has no public call for a job the server did not dispatch; this is
     # the call its own simulate_job makes
     await server._proc_pool.launch_job(info)
     logger.info(
         "translator relaunched for a speaker without one",
-        extra={"room": orphan.room.name, "job_id": job.id},
+        extra={"room": orphan.room.name, "job_id": info.job.id},
     )

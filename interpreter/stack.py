@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 from livekit.agents import NOT_GIVEN, stt, tts
 
 from interpreter.config import Settings, load_settings
-from interpreter.pipeline import Translator
 from languages import WHISPER_LANGUAGES, Language, primary
 
 if TYPE_CHECKING:
@@ -24,24 +23,25 @@ __all__ = ["EmbeddedStack"]
 
 logger = logging.getLogger("interpreter.stack")
 
-INTERIM_INTERVAL = 0.5
-"""Seconds of new audio between interim decodes (skipped while the CPU is still busy)."""
-
 
 class EmbeddedStack:
     """Offline providers, shared by every job this process runs."""
 
     def __init__(self, settings: Settings | None = None) -> None:
         self._settings = settings or load_settings()
-        self._translator: Translator | None = None
+        self._translation: TranslationEngine | None = None
 
     def prewarm(self) -> None:
         """Load the speech models (blocking; runs in the job process before any job)."""
         from interpreter.providers.local_tts import LocalTTS
         from interpreter.providers.whisper_stt import WhisperSTT, default_vad
 
-        default_vad()
-        whisper = WhisperSTT()
+        timings = self._settings.commit_timings()
+        default_vad(
+            min_silence_duration=timings.vad_min_silence,
+            prefix_padding_duration=timings.vad_prefix_padding,
+        )
+        whisper = WhisperSTT(timings=timings)
         whisper.prewarm()
         whisper.warm_up()
         LocalTTS(language=Language("en")).prewarm()
@@ -55,24 +55,23 @@ class EmbeddedStack:
         from interpreter.providers.whisper_stt import WhisperSTT
 
         usable = self.recognisable(allowed)
+        # the policy's defaults interpret a monologue as it goes: from 2 s of speech on, a
+        # pause or a stable sentence ends a unit, and no unit waits for more than 10 s of audio
         return WhisperSTT(
             allowed_languages=usable or None,
             language_prior=prior,
-            # interpret a monologue as it goes: from 2 s of speech on, a pause or a stable
-            # sentence ends a unit, and no unit waits for more than 10 s of audio
-            interim_interval=INTERIM_INTERVAL,
-            sentence_commit=2.0,
-            max_utterance=10.0,
+            timings=self._settings.commit_timings(),
         )
 
-    def translator(self) -> Translator:
-        if self._translator is None:
+    def translation(self) -> TranslationEngine:
+        """The translation engine: the router over Apertium and any configured LLM."""
+        if self._translation is None:
             from interpreter.translation import ApertiumEngine, TranslationRouter
 
-            self._translator = TranslationRouter(
+            self._translation = TranslationRouter(
                 engines=(ApertiumEngine(),), preferred=self._llm_translation()
             )
-        return self._translator
+        return self._translation
 
     def _llm_translation(self) -> TranslationEngine | None:
         """The configured LLM translator (tried first; the embedded engines stay as fallback)."""

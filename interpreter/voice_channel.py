@@ -21,11 +21,13 @@ import numpy as np
 from livekit import rtc
 from livekit.agents import tts, utils
 
+from captions.protocol import track_name
 from interpreter import metrics
 from interpreter.pacing import Pacing
+from interpreter.tasks import retry, spawn
 from languages import Language
 
-__all__ = ["OUTPUT_RATE", "TrailTrimmer", "VoiceChannel", "VoiceUnit"]
+__all__ = ["OUTPUT_RATE", "AudioSourceFactory", "TrailTrimmer", "VoiceChannel", "VoiceUnit"]
 
 logger = logging.getLogger("interpreter.voice")
 
@@ -35,6 +37,14 @@ TRAILING_SILENCE = 0.1
 """Seconds of silence kept after a unit's last sound."""
 QUIET_DBFS = -45.0
 """A frame below this RMS level is silence."""
+SOURCE_QUEUE_MS = 400
+
+AudioSourceFactory = Callable[[], rtc.AudioSource]
+"""Makes the audio source of a language track (48 kHz mono)."""
+
+
+def _real_time_source() -> rtc.AudioSource:
+    return rtc.AudioSource(OUTPUT_RATE, 1, queue_size_ms=SOURCE_QUEUE_MS)
 
 
 class TrailTrimmer:
@@ -85,7 +95,12 @@ class VoiceUnit:
 
 
 class VoiceChannel:
-    """The ``<language>`` track of one translator agent."""
+    """The ``<language>`` track of one translator agent (named by
+    :func:`captions.protocol.track_name`).
+
+    Publishing the track is retried with a bounded backoff; a unit that fails to be voiced is
+    logged and counted, and the next one is voiced.
+    """
 
     def __init__(
         self,
@@ -95,6 +110,7 @@ class VoiceChannel:
         tts: tts.TTS[Any],
         pacing: Pacing | None = None,
         clock: Callable[[], float] = time.time,
+        audio_source: AudioSourceFactory | None = None,
     ) -> None:
         self.language = language
         self._room = room
@@ -102,8 +118,8 @@ class VoiceChannel:
         self._pacing = pacing or Pacing()
         self._clock = clock
         self._queue: utils.aio.Chan[VoiceUnit] = utils.aio.Chan()
-        self._source = rtc.AudioSource(OUTPUT_RATE, 1, queue_size_ms=400)
-        self._track = rtc.LocalAudioTrack.create_audio_track(language, self._source)
+        self._source = (audio_source or _real_time_source)()
+        self._track = rtc.LocalAudioTrack.create_audio_track(track_name(language), self._source)
         self._publication: rtc.LocalTrackPublication | None = None
         self._task: asyncio.Task[None] | None = None
         self._resampler: rtc.AudioResampler | None = None
@@ -114,10 +130,14 @@ class VoiceChannel:
         return self._publication.sid if self._publication else None
 
     async def start(self) -> None:
-        self._publication = await self._room.local_participant.publish_track(
-            self._track, rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)
+        """Publish the track (retried; the last failure is raised) and start voicing."""
+        options = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)
+        self._publication = await retry(
+            lambda: self._room.local_participant.publish_track(self._track, options),
+            what="publish_track",
+            extra={"language": self.language},
         )
-        self._task = asyncio.create_task(self._speak_loop(), name=f"voice-{self.language}")
+        self._task = spawn(self._speak_loop(), task="voice", name=f"voice-{self.language}")
         logger.info("language track published", extra={"language": self.language})
 
     def say(self, unit: VoiceUnit) -> None:
@@ -142,27 +162,28 @@ class VoiceChannel:
 
     async def _speak_loop(self) -> None:
         async for unit in self._queue:
-            lag = self._clock() - unit.speech_end
-            decision = self._pacing.decide(lag)
-            if not decision.speak:
-                metrics.VOICE_SKIPPED.labels(self.language).inc()
-                logger.warning(
-                    "unit not voiced: too late",
-                    extra={"language": self.language, "segment_id": unit.segment_id, "lag": lag},
-                )
-                continue
-            if decision.speed > 1.0:
-                metrics.VOICE_SPEEDUP.labels(self.language).inc()
             try:
-                await self._speak(unit, decision.speed)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
+                await self._voice(unit)
+            except Exception:  # one unit never ends the voice
                 metrics.STAGE_ERRORS.labels("tts", self.language).inc()
                 logger.exception(
                     "voicing failed",
                     extra={"language": self.language, "segment_id": unit.segment_id},
                 )
+
+    async def _voice(self, unit: VoiceUnit) -> None:
+        lag = self._clock() - unit.speech_end
+        decision = self._pacing.decide(lag)
+        if not decision.speak:
+            metrics.VOICE_SKIPPED.labels(self.language).inc()
+            logger.warning(
+                "unit not voiced: too late",
+                extra={"language": self.language, "segment_id": unit.segment_id, "lag": lag},
+            )
+            return
+        if decision.speed > 1.0:
+            metrics.VOICE_SPEEDUP.labels(self.language).inc()
+        await self._speak(unit, decision.speed)
 
     async def _speak(self, unit: VoiceUnit, speed: float) -> None:
         update = getattr(self._tts, "update_options", None)

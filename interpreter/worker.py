@@ -1,11 +1,10 @@
-"""The translator worker: registers with LiveKit and runs one translator job per speaker.
+"""The worker: registers with LiveKit and runs one speaker agent job per speaker.
 
-LiveKit dispatches a *publisher* job for every participant who publishes a track. Each job
-joins the room as ``translator-<speaker identity>`` (see CONTRACTS.md), subscribes to that
-speaker's microphone only, follows which languages the others want, and interprets the speaker
-into each of them (:class:`~interpreter.pipeline.SpeakerPipeline`). Every job runs in its own
-process, started by livekit-agents from a forkserver, so the entrypoint, the request handler
-and the prewarm hook are module-level functions.
+LiveKit dispatches a *publisher* job for every participant who publishes a track; each job runs
+:func:`~interpreter.agent.speaker_agent_session` (see :mod:`interpreter.agent`). Every job runs
+in its own process, started by livekit-agents from a forkserver, so the entrypoint, the request
+handler and the prewarm hook are module-level functions. Once registered, the worker also
+sweeps the server's rooms for speakers left without an agent (:mod:`interpreter.recovery`).
 """
 
 from __future__ import annotations
@@ -14,42 +13,22 @@ import asyncio
 import contextlib
 import logging
 import signal
-import time
-from collections.abc import Coroutine
 from typing import Any
 
-from livekit import rtc
-from livekit.agents import AgentServer, AutoSubscribe, JobContext, JobProcess, JobRequest, utils
+from livekit.agents import AgentServer, JobProcess, JobRequest, utils
 from livekit.agents.worker import ServerType
 from livekit.protocol import models
 
-from captions.live import CaptionPublisher, meeting_of
-from captions.store import Meeting, TranscriptStore, database_url
-from interpreter.config import Settings, load_settings
-from interpreter.demand import LANGUAGE_ATTRIBUTE, LanguageDemand, Listener, room_languages
-from interpreter.errors import UnknownLanguageError
-from interpreter.pipeline import SpeakerPipeline
+from interpreter.agent import agent_join_arguments, speaker_agent_session
+from interpreter.config import Settings
 from interpreter.processes import REGISTERED_MARKER
-from interpreter.recovery import find_orphans, relaunch
+from interpreter.recovery import ORPHAN_SWEEP, OrphanStrikes, find_orphans, relaunch
 from interpreter.stack import EmbeddedStack
-from languages import Language, normalize_language
+from interpreter.tasks import count_failure, spawn
 
-__all__ = ["TRANSLATOR_PREFIX", "build_agent_server", "run_worker", "translator_identity"]
+__all__ = ["build_agent_server", "run_worker"]
 
 logger = logging.getLogger("interpreter.worker")
-
-TRANSLATOR_PREFIX = "translator-"
-SOURCE_ATTRIBUTE = "interpreter.source"
-LANGUAGES_ATTRIBUTE = "interpreter.languages"
-ROLE_ATTRIBUTE = "role"
-INTERPRETER_ROLE = "interpreter"
-DEMAND_POLL = 1.0
-ORPHAN_SWEEP = 15.0  # seconds between looks for speakers without a translator
-
-
-def translator_identity(speaker_identity: str) -> str:
-    """The identity of the translator agent that voices ``speaker_identity``."""
-    return TRANSLATOR_PREFIX + speaker_identity
 
 
 def prewarm(proc: JobProcess) -> None:
@@ -65,207 +44,8 @@ async def on_request(req: JobRequest) -> None:
     if publisher is None or publisher.kind == models.ParticipantInfo.Kind.AGENT:
         await req.reject()
         return
-    await req.accept(
-        identity=translator_identity(publisher.identity),
-        name=f"Translator ({publisher.name or publisher.identity})",
-        attributes={SOURCE_ATTRIBUTE: publisher.identity, LANGUAGES_ATTRIBUTE: ""},
-    )
-
-
-def _declared_language(attributes: dict[str, str] | None) -> Language | None:
-    code = (attributes or {}).get(LANGUAGE_ATTRIBUTE, "")
-    if not code:
-        return None
-    try:
-        return normalize_language(code)
-    except UnknownLanguageError:
-        return None
-
-
-class _Translator:
-    """The live state of one translator agent in its room."""
-
-    def __init__(
-        self,
-        ctx: JobContext,
-        stack: EmbeddedStack,
-        *,
-        transcripts: TranscriptStore | None = None,
-        meeting: Meeting | None = None,
-    ) -> None:
-        self.ctx = ctx
-        self.room = ctx.room
-        self.speaker = ctx.job.participant.identity
-        self.stack = stack
-        self.transcripts = transcripts
-        self.demand = LanguageDemand(speaker_identity=self.speaker)
-        speaker = self.room.remote_participants.get(self.speaker)
-        self.speaker_language = _declared_language(
-            dict(speaker.attributes) if speaker else dict(ctx.job.participant.attributes)
-        )
-        self.stt = stack.stt(
-            allowed=self._room_wide_languages(room_languages(self.room.metadata or "")),
-            prior=self.speaker_language,
-        )
-        self.pipeline = SpeakerPipeline(
-            room=self.room,
-            speaker_identity=self.speaker,
-            speaker_name=ctx.job.participant.name or self.speaker,
-            stt=self.stt,
-            translator=stack.translator(),
-            tts_factory=lambda lang: stack.tts(lang, speaker=self.speaker),
-            captions=CaptionPublisher(participant=self.room.local_participant),
-            transcripts=transcripts,
-            meeting=meeting,
-        )
-        self._refresh_needed = asyncio.Event()
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._audio_task: asyncio.Task[None] | None = None
-
-    def _listeners(self) -> list[Listener]:
-        return [
-            Listener(
-                p.identity,
-                dict(p.attributes),
-                is_agent=p.kind == rtc.ParticipantKind.PARTICIPANT_KIND_AGENT,
-            )
-            for p in self.room.remote_participants.values()
-        ]
-
-    def _room_wide_languages(self, room: frozenset[Language]) -> set[Language]:
-        """Every language anyone in the room declared, plus the room's (``room``): what speech
-        may be in."""
-        langs = set(room)
-        for p in self.room.remote_participants.values():
-            lang = _declared_language(dict(p.attributes))
-            if lang is not None:
-                langs.add(lang)
-        if self.speaker_language is not None:
-            langs.add(self.speaker_language)
-        return langs
-
-    async def refresh(self) -> None:
-        speaker = self.room.remote_participants.get(self.speaker)
-        interpreter = False
-        if speaker is not None:
-            self.speaker_language = _declared_language(dict(speaker.attributes))
-            interpreter = speaker.attributes.get(ROLE_ATTRIBUTE) == INTERPRETER_ROLE
-            self.pipeline.interpreter = interpreter
-        room = room_languages(self.room.metadata or "")
-        # a human interpreter is already the translation: caption their speech, voice nothing
-        wanted = (
-            frozenset()
-            if interpreter
-            else self.demand.wanted(
-                self._listeners(), room=room, speaker_language=self.speaker_language
-            )
-        )
-        change = self.demand.update(wanted, now=time.monotonic())
-        allowed = self.stack.recognisable(self._room_wide_languages(room))
-        self.stt.update_options(  # type: ignore[attr-defined]
-            allowed_languages=allowed or None, language_prior=self.speaker_language
-        )
-        if change:
-            await self.pipeline.set_targets(self.demand.targets)
-            await self.room.local_participant.set_attributes(
-                {LANGUAGES_ATTRIBUTE: ",".join(sorted(self.pipeline.targets))}
-            )
-            logger.info(
-                "target languages changed",
-                extra={
-                    "room": self.room.name,
-                    "added": sorted(change.added),
-                    "removed": sorted(change.removed),
-                },
-            )
-
-    async def demand_loop(self) -> None:
-        while True:
-            await self.refresh()
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._refresh_needed.wait(), DEMAND_POLL)
-            self._refresh_needed.clear()
-
-    def request_refresh(self, *_: object) -> None:
-        self._refresh_needed.set()
-
-    def subscribe_to_speaker(self) -> None:
-        speaker = self.room.remote_participants.get(self.speaker)
-        if speaker is None:
-            return
-        for pub in speaker.track_publications.values():
-            if pub.source == rtc.TrackSource.SOURCE_MICROPHONE and not pub.subscribed:
-                pub.set_subscribed(True)
-
-    def on_track_subscribed(
-        self, track: rtc.Track, pub: rtc.RemoteTrackPublication, p: rtc.RemoteParticipant
-    ) -> None:
-        if p.identity != self.speaker or pub.source != rtc.TrackSource.SOURCE_MICROPHONE:
-            return
-        if self._audio_task is not None and not self._audio_task.done():
-            self._audio_task.cancel()
-        self._audio_task = asyncio.create_task(
-            self.pipeline.run(track, track_sid=pub.sid), name="speaker-pipeline"
-        )
-        logger.info("interpreting speaker", extra={"room": self.room.name, "track": pub.sid})
-
-    def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
-        task = asyncio.create_task(coro, name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def aclose(self) -> None:
-        tasks = [*self._tasks, *([self._audio_task] if self._audio_task else [])]
-        await utils.aio.cancel_and_wait(*tasks)
-        await self.pipeline.aclose()
-        if self.transcripts is not None:  # shutdown callbacks run concurrently: close it here
-            await self.transcripts.aclose()
-
-
-async def translator_session(ctx: JobContext) -> None:
-    """One speaker's translator agent."""
-    stack = ctx.proc.userdata.get("stack")
-    if not isinstance(stack, EmbeddedStack):
-        stack = EmbeddedStack()
-    await ctx.connect(auto_subscribe=AutoSubscribe.SUBSCRIBE_NONE)
-    # job processes inherit the environment, so INTERPRETER_DB_URL reaches them
-    settings = load_settings()
-    transcripts = await TranscriptStore.open(
-        database_url(db_url=settings.db_url, data_dir=settings.data_dir)
-    )
-    meeting = await meeting_of(ctx.room)
-    agent = _Translator(ctx, stack, transcripts=transcripts, meeting=meeting)
-    speaker = agent.speaker
-    logger.info(
-        "translator joined",
-        extra={"room": ctx.room.name, "speaker": speaker, "job_id": ctx.job.id},
-    )
-
-    room = ctx.room
-    for event in (
-        "participant_connected",
-        "participant_disconnected",
-        "participant_attributes_changed",
-        "room_metadata_changed",
-    ):
-        room.on(event, agent.request_refresh)
-    room.on("track_subscribed", agent.on_track_subscribed)
-
-    def _on_track_published(pub: rtc.RemoteTrackPublication, p: rtc.RemoteParticipant) -> None:
-        if p.identity == speaker:
-            agent.subscribe_to_speaker()
-
-    def _on_disconnected(participant: rtc.RemoteParticipant) -> None:
-        if participant.identity == speaker:
-            logger.info("speaker left; translator ends", extra={"room": room.name})
-            ctx.shutdown("speaker left")
-
-    room.on("track_published", _on_track_published)
-    room.on("participant_disconnected", _on_disconnected)
-    ctx.add_shutdown_callback(agent.aclose)
-
-    agent.spawn(agent.demand_loop(), "demand")
-    agent.subscribe_to_speaker()
+    join = agent_join_arguments(publisher.identity, publisher.name)
+    await req.accept(identity=join.identity, name=join.name, attributes=join.attributes)
 
 
 class _SpeakerSlots:
@@ -296,7 +76,7 @@ def build_agent_server(settings: Settings) -> AgentServer:
         prometheus_port=settings.metrics_port,
         prometheus_multiproc_dir=str(settings.data_dir / "metrics" / str(settings.worker_port)),
     )
-    server.rtc_session(translator_session, type=ServerType.PUBLISHER, on_request=on_request)
+    server.rtc_session(speaker_agent_session, type=ServerType.PUBLISHER, on_request=on_request)
     return server
 
 
@@ -307,14 +87,12 @@ async def _serve(settings: Settings) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
 
-    recovering: set[asyncio.Task[None]] = set()
+    recovering: set[asyncio.Task[Any]] = set()
 
     @server.on("worker_registered")
     def _registered(worker_id: str, server_info: object) -> None:
         logger.info("worker registered", extra={"worker_id": worker_id, "url": settings.ws_url})
-        task = asyncio.create_task(_recover_orphans(server, settings), name="recover")
-        recovering.add(task)
-        task.add_done_callback(recovering.discard)
+        spawn(_recover_orphans(server, settings), task="orphan-sweep", owner=recovering)
 
     run = asyncio.create_task(server.run(devmode=False), name="agent-server")
     stopper = asyncio.create_task(stop.wait(), name="stop-signal")
@@ -334,37 +112,22 @@ async def _serve(settings: Settings) -> None:
 
 
 async def _recover_orphans(server: AgentServer, settings: Settings) -> None:
-    """Give every speaker without a translator one (see recovery.py): those already in rooms
-    when the worker registers at once, later ones once they have been seen without a
-    translator in two sweeps in a row (a dispatch in flight takes a few seconds, not two
-    sweeps)."""
-    strikes: dict[tuple[str, str], int] = {}
-    needed = 1
+    """Give every speaker without an agent one (see recovery.py): those already in rooms when
+    the worker registers at once, later ones once two sweeps in a row saw them. A failed sweep
+    is logged and counted; the next one runs on time."""
+    strikes = OrphanStrikes()
+    interval = ORPHAN_SWEEP if settings.orphan_sweep is None else settings.orphan_sweep
+    first = True
     while True:
         try:
-            orphans = await find_orphans(settings, prefix=TRANSLATOR_PREFIX)
-            seen = {(o.room.sid, o.speaker.identity) for o in orphans}
-            strikes = {key: strikes.get(key, 0) + 1 for key in seen}
-            for orphan in orphans:
-                key = (orphan.room.sid, orphan.speaker.identity)
-                if strikes[key] >= needed:
-                    del strikes[key]
-                    await relaunch(
-                        server,
-                        settings,
-                        orphan,
-                        identity=translator_identity(orphan.speaker.identity),
-                        attributes={
-                            SOURCE_ATTRIBUTE: orphan.speaker.identity,
-                            LANGUAGES_ATTRIBUTE: "",
-                        },
-                    )
-        except Exception:
-            logger.exception("could not look for speakers without a translator")
-        if needed == 1:
+            for orphan in strikes.due(await find_orphans(settings)):
+                await relaunch(server, settings, orphan)
+        except Exception as e:
+            count_failure("orphan-sweep", e)
+        if first:
             print(f"{REGISTERED_MARKER} with {settings.ws_url} (id {server.id})", flush=True)
-            needed = 2
-        await asyncio.sleep(ORPHAN_SWEEP)
+            first = False
+        await asyncio.sleep(interval)
 
 
 def run_worker(settings: Settings) -> None:

@@ -10,14 +10,16 @@ translation.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from interpreter.errors import ProviderError
 from languages import Capabilities, Language, covers, normalize_language
 
-__all__ = ["Pair", "TranslationEngine", "check_translation", "find_pair"]
+__all__ = ["Pair", "Translation", "TranslationEngine", "check_translation", "find_pair"]
 
 Pair = tuple[Language, Language]
 """An ordered (source, target) language pair."""
@@ -27,6 +29,15 @@ _WORD = re.compile(r"\w{2,}")
 # An output equal to a source this long is an echo, not a translation (a short name or number
 # can legitimately come back unchanged).
 _ECHO_MIN_WORDS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Translation:
+    """A translated text and the engine that produced it (a router names the route it took,
+    ``apertium`` or ``apertium>es>apertium``)."""
+
+    text: str
+    engine: str
 
 
 class TranslationEngine(ABC):
@@ -65,6 +76,34 @@ class TranslationEngine(ABC):
         Raises :class:`~interpreter.errors.UnsupportedLanguageError` for a pair not in
         :meth:`pairs` and :class:`~interpreter.errors.ProviderError` when translation fails.
         """
+
+    async def translate_with_engine(
+        self,
+        text: str,
+        *,
+        source: Language,
+        target: Language,
+        context: Sequence[str] = (),
+        glossary: Mapping[str, str] | None = None,
+        within: float | None = None,
+    ) -> Translation:
+        """Like :meth:`translate`, and say which engine produced the text.
+
+        ``within`` (seconds) bounds the whole call (``None``: no bound of its own); past it
+        :class:`~interpreter.errors.ProviderError` with ``retryable=True`` is raised. An engine
+        that combines others (the router) overrides this to name the one that answered and to
+        leave its fallbacks room within the bound.
+        """
+        try:
+            async with asyncio.timeout(within):
+                out = await self.translate(
+                    text, source=source, target=target, context=context, glossary=glossary
+                )
+        except TimeoutError as e:
+            raise ProviderError(
+                f"{self.name} did not translate within {within} s", retryable=True
+            ) from e
+        return Translation(text=out, engine=self.name)
 
     def supports(self, source: str, target: str) -> bool:
         """Whether the pair is served directly (``pt-BR`` is served by a ``pt`` pair)."""

@@ -13,15 +13,16 @@ so a failing cloud LLM falls back to the offline engines instead of going silent
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from interpreter.errors import ProviderError, UnsupportedLanguageError
-from interpreter.translation.engine import Pair, TranslationEngine, find_pair
+from interpreter.translation.engine import Pair, Translation, TranslationEngine, find_pair
 from languages import Capabilities, Language, normalize_language, primary
 
-__all__ = ["MEASURED_CHRF", "Route", "TranslationRouter"]
+__all__ = ["FALLBACK_RESERVE", "MEASURED_CHRF", "Route", "TranslationRouter"]
 
 logger = logging.getLogger("interpreter.translation.router")
 
@@ -62,6 +63,10 @@ MEASURED_CHRF: Mapping[str, Mapping[str, float]] = {
 }
 """chrF (0-100) per route name and pair, measured on aligned UDHR paragraphs."""
 
+FALLBACK_RESERVE = 2.0
+"""Seconds of a translation deadline kept for the routes after the one being tried (an
+Apertium pipeline answers a unit in well under a second)."""
+
 
 @dataclass(frozen=True, slots=True)
 class Route:
@@ -93,6 +98,8 @@ class TranslationRouter(TranslationEngine):
         preferred: an engine tried first for every pair it serves (the configured LLM).
         quality: chrF per route name and pair (default :data:`MEASURED_CHRF`).
         pivots: languages a two-step route may go through.
+        fallback_reserve: seconds of a deadline kept for later routes (see
+            :meth:`translate_with_engine`).
     """
 
     def __init__(
@@ -102,11 +109,13 @@ class TranslationRouter(TranslationEngine):
         preferred: TranslationEngine | None = None,
         quality: Mapping[str, Mapping[str, float]] | None = None,
         pivots: Iterable[str] = ("es", "en"),
+        fallback_reserve: float = FALLBACK_RESERVE,
     ) -> None:
         self._engines = tuple(engines)
         self._preferred = preferred
         self._quality = MEASURED_CHRF if quality is None else quality
         self._pivots = tuple(normalize_language(p) for p in pivots)
+        self._reserve = fallback_reserve
         self._routes: dict[Pair, tuple[Route, ...]] = {}
         self._pairs = self._all_pairs()
 
@@ -190,18 +199,55 @@ class TranslationRouter(TranslationEngine):
         context: Sequence[str] = (),
         glossary: Mapping[str, str] | None = None,
     ) -> str:
+        out = await self.translate_with_engine(
+            text, source=source, target=target, context=context, glossary=glossary
+        )
+        return out.text
+
+    async def translate_with_engine(
+        self,
+        text: str,
+        *,
+        source: Language,
+        target: Language,
+        context: Sequence[str] = (),
+        glossary: Mapping[str, str] | None = None,
+        within: float | None = None,
+    ) -> Translation:
+        """Translate along the best route that answers; the result names that route.
+
+        Given ``within`` seconds, the router owns the deadline: a route that has fallbacks after it
+        gets what is left of the deadline minus :data:`FALLBACK_RESERVE` (at least half of
+        what is left), so a slow preferred engine (an LLM that runs into its own timeout)
+        still leaves the next route time to answer.
+        """
         src, tgt = self.check_pair(source, target)
+        routes = self.routes(src, tgt)
+        loop = asyncio.get_running_loop()
+        deadline = None if within is None else loop.time() + within
         last: ProviderError | None = None
-        for route in self.routes(src, tgt):
+        for index, route in enumerate(routes):
+            budget: float | None = None
+            if deadline is not None:
+                left = deadline - loop.time()
+                if left <= 0:
+                    break
+                has_fallback = index < len(routes) - 1
+                budget = max(left - self._reserve, left / 2) if has_fallback else left
             try:
-                return await self.run_route(route, text, context=context, glossary=glossary)
+                async with asyncio.timeout(budget):
+                    out = await self.run_route(route, text, context=context, glossary=glossary)
+                return Translation(text=out, engine=route.name)
+            except TimeoutError:
+                last = ProviderError(f"route {route.name} timed out", retryable=True)
             except ProviderError as e:
-                logger.warning(
-                    "translation route failed, trying the next one",
-                    extra={"route": route.name, "pair": _key(route.pair), "error": e.message},
-                )
                 last = e
-        assert last is not None
+            logger.warning(
+                "translation route failed, trying the next one",
+                extra={"route": route.name, "pair": _key(route.pair), "error": last.message},
+            )
+        if last is None:
+            raise ProviderError(f"no route translated within {within} s", retryable=True)
         raise last
 
     async def run_route(

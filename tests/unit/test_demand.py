@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from interpreter.demand import LanguageDemand, Listener, room_languages
+from interpreter.demand import LanguageDemand, RoomMember, room_languages
 from languages import Language
 
 ES, EN, FR, PT_BR = Language("es"), Language("en"), Language("fr"), Language("pt-BR")
 
 
-def _room(*people: tuple[str, str]) -> list[Listener]:
-    return [Listener(identity, {"language": lang}) for identity, lang in people]
+def _room(*people: tuple[str, str]) -> list[RoomMember]:
+    return [RoomMember(identity, {"language": lang}) for identity, lang in people]
 
 
 def test_targets_are_what_the_others_want_never_the_speakers_own() -> None:
@@ -24,10 +24,10 @@ def test_targets_are_what_the_others_want_never_the_speakers_own() -> None:
 def test_agents_and_bad_codes_do_not_count_and_codes_are_normalised() -> None:
     d = LanguageDemand(speaker_identity="ana")
     people = [
-        Listener("translator-bob", {"language": "de"}, is_agent=True),
-        Listener("eve", {"language": "klingon"}),
-        Listener("fay", {"language": "pt_br"}),
-        Listener("gus", {}),
+        RoomMember("translator-bob", {"language": "de"}, is_agent=True),
+        RoomMember("eve", {"language": "klingon"}),
+        RoomMember("fay", {"language": "pt_br"}),
+        RoomMember("gus", {}),
     ]
     assert d.wanted(people, speaker_language=ES) == {PT_BR}
 

@@ -13,7 +13,7 @@ from languages import Language
 
 def test_default_translator_is_the_embedded_router_without_llm() -> None:
     stack = EmbeddedStack(load_settings())
-    translator = stack.translator()
+    translator = stack.translation()
     assert isinstance(translator, TranslationRouter)
     assert stack._llm_translation() is None
     assert (Language("es"), Language("en")) in translator.supported_pairs()

@@ -1,0 +1,361 @@
+"""The per-speaker agent: one speaker's translator in its room, and the job that runs it.
+
+LiveKit dispatches a *publisher* job for every participant who publishes a track. The job
+joins the room as ``translator-<speaker identity>`` (:func:`captions.protocol.agent_identity`),
+subscribes to that speaker's microphone only, follows which languages the others want
+(:class:`~interpreter.demand.LanguageDemand`), and interprets the speaker into each of them
+(:class:`~interpreter.pipeline.SpeakerPipeline`).
+
+:class:`SpeakerAgent` takes its room, providers and clocks as arguments, so tests drive it with
+the fakes of :mod:`interpreter.testing.fakes`; :func:`speaker_agent_session` is the job
+entrypoint that builds it from a ``JobContext``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from livekit import rtc
+from livekit.agents import AutoSubscribe, JobContext, stt, tts, utils
+from livekit.agents.job import JobAcceptArguments
+
+from captions.live import CaptionPublisher, meeting_of
+from captions.protocol import (
+    ATTR_INTERPRETER_LANGUAGES,
+    ATTR_LANGUAGE,
+    ATTR_ROLE,
+    ATTR_SOURCE,
+    ROLE_INTERPRETER,
+    agent_identity,
+)
+from captions.store import Meeting, TranscriptStore, TranscriptWriter, database_url
+from interpreter.config import Settings, load_settings
+from interpreter.demand import (
+    DEMAND_LINGER,
+    DEMAND_POLL,
+    LanguageDemand,
+    RoomMember,
+    room_languages,
+)
+from interpreter.errors import UnknownLanguageError
+from interpreter.pacing import Pacing
+from interpreter.pipeline import TRANSLATION_TIMEOUT, SpeakerPipeline
+from interpreter.tasks import count_failure, retry, spawn
+from interpreter.translation.engine import TranslationEngine
+from interpreter.voice_channel import AudioSourceFactory
+from languages import Language, normalize_language
+
+__all__ = [
+    "AgentTunings",
+    "Providers",
+    "SpeakerAgent",
+    "Transcripts",
+    "agent_join_arguments",
+    "speaker_agent_session",
+]
+
+logger = logging.getLogger("interpreter.agent")
+
+
+class Providers(Protocol):
+    """What the agent needs of the provider stack (:class:`~interpreter.stack.EmbeddedStack`)."""
+
+    def stt(self, *, allowed: Iterable[Language], prior: Language | None) -> stt.STT[Any]: ...
+
+    def recognisable(self, languages: Iterable[Language]) -> tuple[Language, ...]: ...
+
+    def translation(self) -> TranslationEngine: ...
+
+    def tts(self, language: Language, *, speaker: str) -> tts.TTS[Any]: ...
+
+
+class Transcripts(TranscriptWriter, Protocol):
+    """The transcript store as the agent uses it (it closes the store when it ends)."""
+
+    async def aclose(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AgentTunings:
+    """The agent's timings; each default lives with the class or module that uses it."""
+
+    pacing: Pacing = field(default_factory=Pacing)
+    demand_linger: float = DEMAND_LINGER
+    demand_poll: float = DEMAND_POLL
+    translation_timeout: float = TRANSLATION_TIMEOUT
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> AgentTunings:
+        """The defaults, overridden by whatever ``settings`` set."""
+        return cls(
+            pacing=settings.pacing(),
+            demand_linger=_given(settings.demand_linger, DEMAND_LINGER),
+            demand_poll=_given(settings.demand_poll, DEMAND_POLL),
+            translation_timeout=_given(settings.translation_timeout, TRANSLATION_TIMEOUT),
+        )
+
+
+def _given(value: float | None, default: float) -> float:
+    return default if value is None else value
+
+
+def agent_join_arguments(speaker_identity: str, speaker_name: str = "") -> JobAcceptArguments:
+    """How the agent of ``speaker_identity`` joins: identity, display name, attributes."""
+    return JobAcceptArguments(
+        name=f"Translator ({speaker_name or speaker_identity})",
+        identity=agent_identity(speaker_identity),
+        metadata="",
+        attributes={ATTR_SOURCE: speaker_identity, ATTR_INTERPRETER_LANGUAGES: ""},
+    )
+
+
+def _declared_language(attributes: Mapping[str, str] | None) -> Language | None:
+    code = (attributes or {}).get(ATTR_LANGUAGE, "")
+    if not code:
+        return None
+    try:
+        return normalize_language(code)
+    except UnknownLanguageError:
+        return None
+
+
+class SpeakerAgent:
+    """The live state of one speaker's agent in its room.
+
+    It feeds room events to the demand and carries out its answers: a track and a lane per
+    target language, the ``interpreter.languages`` attribute saying which. An interpreter-role
+    speaker is captioned, never translated. ``on_speaker_left`` is called when the speaker
+    disconnects (the job ends).
+    """
+
+    def __init__(
+        self,
+        *,
+        room: rtc.Room,
+        speaker_identity: str,
+        speaker_name: str = "",
+        speaker_attributes: Mapping[str, str] | None = None,
+        providers: Providers,
+        transcripts: Transcripts | None = None,
+        meeting: Meeting | None = None,
+        tunings: AgentTunings | None = None,
+        on_speaker_left: Callable[[], None] = lambda: None,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+        audio_source: AudioSourceFactory | None = None,
+    ) -> None:
+        self.room = room
+        self.speaker = speaker_identity
+        self.providers = providers
+        self.transcripts = transcripts
+        self.tunings = tunings or AgentTunings()
+        self._on_speaker_left = on_speaker_left
+        self._monotonic = monotonic
+        self.demand = LanguageDemand(
+            speaker_identity=speaker_identity, linger=self.tunings.demand_linger
+        )
+        present = room.remote_participants.get(speaker_identity)
+        self.speaker_language = _declared_language(
+            dict(present.attributes) if present else speaker_attributes
+        )
+        self.stt = providers.stt(
+            allowed=self._room_wide_languages(room_languages(room.metadata or "")),
+            prior=self.speaker_language,
+        )
+        self.pipeline = SpeakerPipeline(
+            room=room,
+            speaker_identity=speaker_identity,
+            speaker_name=speaker_name or speaker_identity,
+            stt=self.stt,
+            translation=providers.translation(),
+            tts_factory=lambda lang: providers.tts(lang, speaker=speaker_identity),
+            captions=CaptionPublisher(participant=room.local_participant),
+            transcripts=transcripts,
+            meeting=meeting,
+            clock=clock,
+            pacing=self.tunings.pacing,
+            translation_timeout=self.tunings.translation_timeout,
+            audio_source=audio_source,
+        )
+        self._refresh_needed = asyncio.Event()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._audio_task: asyncio.Task[None] | None = None
+        self._languages_attribute: str | None = None
+
+    def _members(self) -> list[RoomMember]:
+        return [
+            RoomMember(
+                p.identity,
+                dict(p.attributes),
+                is_agent=p.kind == rtc.ParticipantKind.PARTICIPANT_KIND_AGENT,
+            )
+            for p in self.room.remote_participants.values()
+        ]
+
+    def _room_wide_languages(self, room: frozenset[Language]) -> set[Language]:
+        """Every language anyone in the room declared, plus the room's (``room``): what speech
+        may be in."""
+        langs = set(room)
+        for p in self.room.remote_participants.values():
+            lang = _declared_language(dict(p.attributes))
+            if lang is not None:
+                langs.add(lang)
+        if self.speaker_language is not None:
+            langs.add(self.speaker_language)
+        return langs
+
+    def attach(self) -> None:
+        """Follow the room's events."""
+        for event in (
+            "participant_connected",
+            "participant_disconnected",
+            "participant_attributes_changed",
+            "room_metadata_changed",
+        ):
+            self.room.on(event, self.request_refresh)
+        self.room.on("track_subscribed", self.on_track_subscribed)
+        self.room.on("track_published", self._on_track_published)
+        self.room.on("participant_disconnected", self._on_participant_disconnected)
+
+    def start(self) -> None:
+        """Follow the room, start the demand loop and subscribe to the speaker."""
+        self.attach()
+        spawn(self.demand_loop(), task="demand", owner=self._tasks)
+        self.subscribe_to_speaker()
+
+    async def refresh(self) -> None:
+        """Bring targets, tracks, STT options and the languages attribute up to date."""
+        speaker = self.room.remote_participants.get(self.speaker)
+        interpreter = False
+        if speaker is not None:
+            self.speaker_language = _declared_language(dict(speaker.attributes))
+            interpreter = speaker.attributes.get(ATTR_ROLE) == ROLE_INTERPRETER
+            self.pipeline.interpreter = interpreter
+        room = room_languages(self.room.metadata or "")
+        # a human interpreter is already the translation: caption their speech, voice nothing
+        wanted = (
+            frozenset()
+            if interpreter
+            else self.demand.wanted(
+                self._members(), room=room, speaker_language=self.speaker_language
+            )
+        )
+        change = self.demand.update(wanted, now=self._monotonic())
+        allowed = self.providers.recognisable(self._room_wide_languages(room))
+        self.stt.update_options(  # type: ignore[attr-defined]
+            allowed_languages=allowed or None, language_prior=self.speaker_language
+        )
+        if change:
+            logger.info(
+                "target languages changed",
+                extra={
+                    "room": self.room.name,
+                    "added": sorted(change.added),
+                    "removed": sorted(change.removed),
+                },
+            )
+        if change or self.pipeline.targets != self.demand.targets:
+            # also when a track failed to publish last time: it is tried again
+            await self.pipeline.set_targets(self.demand.targets)
+        languages = ",".join(sorted(self.pipeline.targets))
+        if languages != self._languages_attribute:
+            await retry(
+                lambda: self.room.local_participant.set_attributes(
+                    {ATTR_INTERPRETER_LANGUAGES: languages}
+                ),
+                what="set_attributes",
+            )
+            self._languages_attribute = languages
+
+    async def demand_loop(self) -> None:
+        """Refresh on every room event, and every ``demand_poll`` seconds (for the linger). A
+        failed refresh is logged and counted; the loop goes on."""
+        while True:
+            try:
+                await self.refresh()
+            except Exception as e:
+                count_failure("demand-refresh", e)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._refresh_needed.wait(), self.tunings.demand_poll)
+            self._refresh_needed.clear()
+
+    def request_refresh(self, *_: object) -> None:
+        self._refresh_needed.set()
+
+    def subscribe_to_speaker(self) -> None:
+        speaker = self.room.remote_participants.get(self.speaker)
+        if speaker is None:
+            return
+        for pub in speaker.track_publications.values():
+            if pub.source == rtc.TrackSource.SOURCE_MICROPHONE and not pub.subscribed:
+                pub.set_subscribed(True)
+
+    def on_track_subscribed(
+        self, track: rtc.Track, pub: rtc.RemoteTrackPublication, p: rtc.RemoteParticipant
+    ) -> None:
+        if p.identity != self.speaker or pub.source != rtc.TrackSource.SOURCE_MICROPHONE:
+            return
+        if self._audio_task is not None and not self._audio_task.done():
+            self._audio_task.cancel()
+        self._audio_task = spawn(
+            self.pipeline.run(track, track_sid=pub.sid), task="speaker-pipeline"
+        )
+        logger.info("interpreting speaker", extra={"room": self.room.name, "track": pub.sid})
+
+    def _on_track_published(
+        self, pub: rtc.RemoteTrackPublication, p: rtc.RemoteParticipant
+    ) -> None:
+        if p.identity == self.speaker:
+            self.subscribe_to_speaker()
+
+    def _on_participant_disconnected(self, participant: rtc.RemoteParticipant) -> None:
+        if participant.identity == self.speaker:
+            logger.info("speaker left; translator ends", extra={"room": self.room.name})
+            self._on_speaker_left()
+
+    async def aclose(self) -> None:
+        tasks = [*self._tasks, *([self._audio_task] if self._audio_task else [])]
+        await utils.aio.cancel_and_wait(*tasks)
+        await self.pipeline.aclose()
+        if self.transcripts is not None:  # shutdown callbacks run concurrently: close it here
+            await self.transcripts.aclose()
+
+
+async def speaker_agent_session(ctx: JobContext) -> None:
+    """The job entrypoint: one speaker's agent."""
+    from interpreter.stack import EmbeddedStack
+
+    stack = ctx.proc.userdata.get("stack")
+    if not isinstance(stack, EmbeddedStack):
+        stack = EmbeddedStack()
+    await ctx.connect(auto_subscribe=AutoSubscribe.SUBSCRIBE_NONE)
+    # job processes inherit the environment, so INTERPRETER_DB_URL reaches them
+    settings = load_settings()
+    transcripts = await TranscriptStore.open(
+        database_url(db_url=settings.db_url, data_dir=settings.data_dir)
+    )
+    meeting = await meeting_of(ctx.room)
+    participant = ctx.job.participant
+    agent = SpeakerAgent(
+        room=ctx.room,
+        speaker_identity=participant.identity,
+        speaker_name=participant.name,
+        speaker_attributes=dict(participant.attributes),
+        providers=stack,
+        transcripts=transcripts,
+        meeting=meeting,
+        tunings=AgentTunings.from_settings(settings),
+        on_speaker_left=lambda: ctx.shutdown("speaker left"),
+    )
+    logger.info(
+        "translator joined",
+        extra={"room": ctx.room.name, "speaker": agent.speaker, "job_id": ctx.job.id},
+    )
+    ctx.add_shutdown_callback(agent.aclose)
+    agent.start()

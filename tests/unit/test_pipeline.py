@@ -1,0 +1,340 @@
+"""One speaker's pipeline on fakes: what listeners read and what the store keeps."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from prometheus_client import REGISTRY
+
+from captions.live import CaptionPublisher
+from captions.store import Meeting
+from interpreter import pipeline as pipeline_module
+from interpreter.pipeline import SpeakerPipeline
+from interpreter.testing.fakes import (
+    FakeAudioSource,
+    FakeClock,
+    FakeRoom,
+    FakeSTT,
+    FakeTranscripts,
+    FakeTranslation,
+    FakeTTS,
+    Scripted,
+    TextStream,
+    audio_frames,
+    feed,
+    final,
+    interim,
+)
+from interpreter.translation import TranslationEngine, TranslationRouter
+from languages import Language
+
+EN, ES, FR, DE = Language("en"), Language("es"), Language("fr"), Language("de")
+MEETING = Meeting(room_sid="RM_test", room_name="room")
+
+
+def sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+async def eventually(check: Callable[[], bool], *, within: float = 2.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while not check():
+        assert loop.time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.005)
+
+
+@dataclass
+class Rig:
+    pipeline: SpeakerPipeline
+    room: FakeRoom
+    stt: FakeSTT
+    transcripts: FakeTranscripts
+    log: list[tuple[str, str]]
+    voices: dict[Language, FakeTTS] = field(default_factory=dict)
+
+    @property
+    def streams(self) -> list[TextStream]:
+        return self.room.local_participant.text_streams
+
+    def finals(self, language: str | None = None) -> list[TextStream]:
+        return [
+            s
+            for s in self.streams
+            if s.attributes["lk.transcription_final"] == "true"
+            and (language is None or s.attributes["language"] == language)
+        ]
+
+    async def speak(self, seconds: float) -> None:
+        await self.pipeline.interpret(feed(audio_frames(seconds)), track_sid="TR_mic")
+
+
+async def rig(
+    script: Iterable[Scripted],
+    *,
+    targets: Iterable[Language] = (EN, FR),
+    translation: TranslationEngine | None = None,
+    transcripts: FakeTranscripts | None = None,
+    stt: FakeSTT | None = None,
+    **kwargs: Any,
+) -> Rig:
+    log: list[tuple[str, str]] = []
+    room = FakeRoom()
+    room.local_participant.log = log
+    store = transcripts or FakeTranscripts()
+    store.log = log
+    fake_stt = stt or FakeSTT(script)
+    voices: dict[Language, FakeTTS] = {}
+
+    def voice(lang: Language) -> FakeTTS:
+        voices[lang] = FakeTTS(seconds=0.05)
+        return voices[lang]
+
+    p = SpeakerPipeline(
+        room=room,  # type: ignore[arg-type]
+        speaker_identity="ana",
+        speaker_name="Ana Lima",
+        stt=fake_stt,
+        translation=translation or FakeTranslation(),
+        tts_factory=voice,
+        captions=CaptionPublisher(participant=room.local_participant),  # type: ignore[arg-type]
+        transcripts=store,
+        meeting=MEETING,
+        clock=FakeClock(),
+        audio_source=FakeAudioSource,
+        **kwargs,
+    )
+    await p.set_targets(frozenset(targets))
+    return Rig(p, room, fake_stt, store, log, voices)
+
+
+SCRIPT = [
+    interim("Hola", language="es", start=0.0, end=0.5, unstable="a"),
+    final("Hola a todos.", language="es", start=0.0, end=1.0),
+    final("Gracias por venir.", language="es", start=1.2, end=2.0),
+]
+
+
+async def test_a_final_becomes_a_source_caption_then_one_translation_per_lane_stored_first() -> (
+    None
+):
+    r = await rig(SCRIPT)
+    try:
+        await r.speak(2.5)
+        await eventually(lambda: len(r.finals("en")) == 2 and len(r.finals("fr")) == 2)
+
+        spanish = r.finals("es")
+        assert [s.text for s in spanish] == ["Hola a todos.", "Gracias por venir."]
+        assert [s.text for s in r.finals("en")] == ["[en] Hola a todos.", "[en] Gracias por venir."]
+        assert [s.text for s in r.finals("fr")] == ["[fr] Hola a todos.", "[fr] Gracias por venir."]
+        first = spanish[0].attributes["lk.segment_id"]
+        assert first.startswith("ana-")
+        for stream in r.finals("en"):
+            a = stream.attributes
+            assert a["translated"] == "true" and a["source_language"] == "es"
+            assert a["lk.transcribed_track_id"] == "TR_mic"
+            assert a["lk.segment_id"] == f"{a['source_segment_id']}:en"
+            assert stream.sender_identity == "ana"
+        # every final was stored before it was published, and a source caption goes out
+        # before its translations
+        for s in r.finals():
+            seg = s.attributes["lk.segment_id"]
+            assert r.log.index(("stored", seg)) < r.log.index(("published", seg))
+            src = s.attributes["source_segment_id"]
+            assert r.log.index(("published", src)) <= r.log.index(("published", seg))
+        assert [c.text for c, _ in r.transcripts.segments] == [s.text for s in spanish]
+        assert {engine for _, engine in r.transcripts.translations} == {"fake"}
+        # finals also go out as data messages
+        data = [json.loads(d) for d, _ in r.room.local_participant.data]
+        assert {(d["language"], d["translated"]) for d in data} == {
+            ("es", False),
+            ("en", True),
+            ("fr", True),
+        }
+        # and the translations are voiced, in order
+        await eventually(lambda: len(r.voices[EN].spoken) == 2)
+        assert [t for t, _ in r.voices[EN].spoken] == [
+            "[en] Hola a todos.",
+            "[en] Gracias por venir.",
+        ]
+    finally:
+        await r.pipeline.aclose()
+
+
+async def test_interim_captions_update_the_segment_the_final_closes() -> None:
+    script = [
+        interim("Hola", language="es", start=0.0, end=0.4, unstable="a to"),
+        interim("Hola", language="es", start=0.0, end=0.5, unstable="a to"),  # same text
+        interim("Hola a", language="es", start=0.0, end=0.7, unstable="todos"),
+        final("Hola a todos.", language="es", start=0.0, end=1.0),
+    ]
+    r = await rig(script, targets=())
+    try:
+        await r.speak(1.2)
+        texts = [(s.text, s.attributes["lk.transcription_final"]) for s in r.streams]
+        assert texts == [
+            ("Hola a to", "false"),
+            ("Hola a todos", "false"),
+            ("Hola a todos.", "true"),
+        ]
+        assert len({s.attributes["lk.segment_id"] for s in r.streams}) == 1
+        assert r.room.local_participant.data and len(r.room.local_participant.data) == 1
+        assert r.transcripts.segments and len(r.transcripts.segments) == 1  # interims not kept
+    finally:
+        await r.pipeline.aclose()
+
+
+async def test_a_unit_in_the_targets_own_language_is_not_translated() -> None:
+    translation = FakeTranslation()
+    script = [final("See you tomorrow.", language="en", start=0.0, end=1.0)]
+    r = await rig(script, targets=(EN, FR), translation=translation)
+    try:
+        await r.speak(1.5)
+        await eventually(lambda: len(r.finals("fr")) == 1)
+        await asyncio.sleep(0.05)
+        assert [s.text for s in r.finals("en")] == ["See you tomorrow."]  # the source only
+        assert r.finals("en")[0].attributes["translated"] == "false"
+        assert [(src, tgt) for _, src, tgt in translation.calls] == [(EN, FR)]
+    finally:
+        await r.pipeline.aclose()
+
+
+async def test_a_failing_lane_leaves_the_other_lanes_and_the_source_captions_alone() -> None:
+    # the engine knows no German: that lane fails on every unit
+    translation = FakeTranslation(languages=("es", "en"))
+    before = sample("interpreter_stage_errors_total", stage="translation", language="de")
+    r = await rig(SCRIPT, targets=(EN, DE), translation=translation)
+    try:
+        await r.speak(2.5)
+        await eventually(lambda: len(r.finals("en")) == 2)
+        assert len(r.finals("es")) == 2
+        assert r.finals("de") == []
+        after = sample("interpreter_stage_errors_total", stage="translation", language="de")
+        assert after - before == 2
+    finally:
+        await r.pipeline.aclose()
+
+
+async def test_the_store_keeps_the_engine_that_translated_not_the_router() -> None:
+    router = TranslationRouter(
+        engines=(FakeTranslation(name="apertium", languages=("es", "en")),),
+        preferred=FakeTranslation(name="llm:test", languages=("es", "fr")),
+        quality={},
+    )
+    r = await rig(SCRIPT[1:2], targets=(EN, FR), translation=router)
+    try:
+        await r.speak(1.5)
+        await eventually(lambda: len(r.transcripts.translations) == 2)
+        engines = {c.language: engine for c, engine in r.transcripts.translations}
+        assert engines == {EN: "apertium", FR: "llm:test"}
+    finally:
+        await r.pipeline.aclose()
+
+
+async def test_after_an_llm_timeout_the_fallback_still_translates_within_the_bound() -> None:
+    # the LLM runs into its own timeout; the pipeline's bound is the same number of seconds
+    llm = FakeTranslation(name="llm:slow", languages=("es", "en"), delay=60.0, timeout=0.3)
+    apertium = FakeTranslation(name="apertium", languages=("es", "en"))
+    router = TranslationRouter(engines=(apertium,), preferred=llm, quality={})
+    r = await rig(SCRIPT[1:2], targets=(EN,), translation=router, translation_timeout=0.3)
+    try:
+        await r.speak(1.5)
+        await eventually(lambda: len(r.finals("en")) == 1, within=1.0)
+        assert r.finals("en")[0].text == "[en] Hola a todos."
+        assert [engine for _, engine in r.transcripts.translations] == ["apertium"]
+        assert llm.calls and apertium.calls
+    finally:
+        await r.pipeline.aclose()
+
+
+async def test_a_store_error_is_logged_and_counted_and_the_caption_still_goes_out(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store = FakeTranscripts(failures=1, error=ValueError("bad row"))
+    before = sample("interpreter_stage_errors_total", stage="transcript", language="es")
+    r = await rig(SCRIPT, targets=(EN,), transcripts=store)
+    try:
+        with caplog.at_level(logging.ERROR, logger="interpreter.pipeline"):
+            await r.speak(2.5)
+        await eventually(lambda: len(r.finals("en")) == 2)
+        assert [s.text for s in r.finals("es")] == ["Hola a todos.", "Gracias por venir."]
+        assert [c.text for c, _ in store.segments] == ["Gracias por venir."]
+        assert sample("interpreter_stage_errors_total", stage="transcript", language="es") == (
+            before + 1
+        )
+        failed = [rec for rec in caplog.records if rec.message == "transcript failed"]
+        assert failed and failed[0].exc_info is not None  # an unexpected error: its traceback
+    finally:
+        await r.pipeline.aclose()
+
+
+async def test_an_unexpected_error_in_one_unit_does_not_end_the_interpretation() -> None:
+    translation = FakeTranslation(failures=1, error=KeyError("bug"))
+    r = await rig(SCRIPT[1:], targets=(EN,), translation=translation)
+    r.room.local_participant.stream_failures = 1  # the first source caption cannot be sent
+    r.voices[EN].failures = 1
+    try:
+        await r.speak(2.5)
+        await eventually(lambda: len(r.finals("en")) == 1)
+        # the first unit lost its source caption and its translation; the second has both
+        assert [s.text for s in r.finals("es")] == ["Gracias por venir."]
+        assert [s.text for s in r.finals("en")] == ["[en] Gracias por venir."]
+        # it was stored all the same
+        assert len(r.transcripts.segments) == 2
+    finally:
+        await r.pipeline.aclose()
+
+
+async def test_a_failed_stt_stream_is_replaced_and_later_units_are_captioned(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(pipeline_module, "STT_RESTART_DELAY", 0.01)
+    stt = FakeSTT(SCRIPT, fail_at=1.1)
+    before = sample("interpreter_task_failures_total", task="stt")
+    r = await rig(SCRIPT, targets=(), stt=stt)
+    try:
+        await r.speak(2.5)
+        assert [s.text for s in r.finals("es")] == ["Hola a todos.", "Gracias por venir."]
+        assert len(stt.streams) == 2
+        assert sample("interpreter_task_failures_total", task="stt") == before + 1
+        # units of the new stream keep counting: no segment id is reused
+        ids = [s.attributes["lk.segment_id"] for s in r.finals("es")]
+        assert len(set(ids)) == 2
+    finally:
+        await r.pipeline.aclose()
+
+
+async def test_a_language_without_a_voice_gets_no_track_and_the_others_do() -> None:
+    room = FakeRoom()
+
+    def voice(lang: Language) -> FakeTTS:
+        if lang == DE:
+            from interpreter.errors import UnsupportedLanguageError
+
+            raise UnsupportedLanguageError("no German voice", alternatives=("en",))
+        return FakeTTS()
+
+    p = SpeakerPipeline(
+        room=room,  # type: ignore[arg-type]
+        speaker_identity="ana",
+        speaker_name="Ana",
+        stt=FakeSTT(),
+        translation=FakeTranslation(),
+        tts_factory=voice,
+        captions=CaptionPublisher(participant=room.local_participant),  # type: ignore[arg-type]
+        audio_source=FakeAudioSource,
+    )
+    try:
+        await p.set_targets(frozenset({EN, DE}))
+        assert p.targets == {EN}
+        assert room.local_participant.published == ["en"]
+        await p.set_targets(frozenset())
+        assert room.local_participant.published == []
+    finally:
+        await p.aclose()
