@@ -1,11 +1,16 @@
 // Drives headless Chromium for the browser tests: one JSON command per line on stdin, one JSON
 // answer per line on stdout ({id, ok, result} or {id, ok: false, error}); console messages of
-// every page come out as {event: "console", page, type, text}.
+// every page come out as {event: "console", page, type, text}, and every HTTP answer of 400 or
+// more as {event: "http", page, status, method, url}.
+//
+// `goto` with `hook` (a file path) injects that ES module into the page after it loaded: the
+// tests' view into the page (page_hook.mjs), which the web app itself never serves.
 //
 // playwright-core is loaded from $PLAYWRIGHT_CORE (its directory, installed by
 // scripts/fetch_web_assets.sh); the browser is the system Chromium ($CHROMIUM, /usr/bin/chromium).
 'use strict';
 
+const fs = require('fs');
 const readline = require('readline');
 
 const { chromium } = require(process.env.PLAYWRIGHT_CORE || 'playwright-core');
@@ -47,11 +52,24 @@ const commands = {
     pages.set(id, p);
     p.on('console', (msg) => send({ event: 'console', page: id, type: msg.type(), text: msg.text() }));
     p.on('pageerror', (err) => send({ event: 'console', page: id, type: 'pageerror', text: String(err) }));
+    p.on('response', (response) => {
+      if (response.status() < 400) return;
+      const request = response.request();
+      send({
+        event: 'http', page: id, status: response.status(), method: request.method(),
+        url: response.url().split('?')[0],
+      });
+    });
     return id;
   },
 
-  async goto({ page: id, url }) {
-    await page(id).goto(url, { waitUntil: 'load' });
+  async goto({ page: id, url, hook }) {
+    const p = page(id);
+    await p.goto(url, { waitUntil: 'load' });
+    if (hook) {
+      await p.addScriptTag({ type: 'module', content: fs.readFileSync(hook, 'utf8') });
+      await p.waitForFunction('window.interpreterPage !== undefined', null, { timeout: 10000 });
+    }
   },
 
   async fill({ page: id, selector, value }) {

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 DRIVER = Path(__file__).with_name("driver.cjs")
+PAGE_HOOK = Path(__file__).with_name("page_hook.mjs")
+"""Injected after every navigation: ``window.interpreterPage.snapshot()`` (not in the app)."""
 CHROMIUM = "/usr/bin/chromium"
 
 CHROMIUM_FLAGS = [
@@ -42,6 +44,7 @@ class Browser:
         self._reader: asyncio.Task[None] | None = None
         self._log = open(console_log, "a", encoding="utf-8")  # closed in aclose
         self.console: list[dict[str, str]] = []
+        self.http_errors: list[dict[str, Any]] = []
 
     async def start(self) -> None:
         env = dict(os.environ, PLAYWRIGHT_CORE=str(self._playwright_core), CHROMIUM=CHROMIUM)
@@ -63,6 +66,14 @@ class Browser:
             if message.get("event") == "console":
                 self.console.append(message)
                 self._log.write(f"[{message['page']}] {message['type']}: {message['text']}\n")
+                self._log.flush()
+                continue
+            if message.get("event") == "http":
+                self.http_errors.append(message)
+                self._log.write(
+                    f"[{message['page']}] http {message['status']}: "
+                    f"{message['method']} {message['url']}\n"
+                )
                 self._log.flush()
                 continue
             future = self._pending.pop(message["id"], None)
@@ -123,7 +134,23 @@ class Page:
         self.name = name
 
     async def goto(self, url: str) -> None:
-        await self._browser.call("goto", page=self.name, url=url)
+        await self._browser.call("goto", page=self.name, url=url, hook=str(PAGE_HOOK))
+
+    def console_errors(self) -> list[str]:
+        """This page's console errors and uncaught exceptions so far."""
+        return [
+            m["text"]
+            for m in self._browser.console
+            if m["page"] == self.name and m["type"] in ("error", "pageerror")
+        ]
+
+    def http_errors(self) -> list[str]:
+        """This page's requests answered with 400 or more so far (``status METHOD path``)."""
+        return [
+            f"{m['status']} {m['method']} {m['url']}"
+            for m in self._browser.http_errors
+            if m["page"] == self.name
+        ]
 
     async def fill(self, selector: str, value: str) -> None:
         await self._browser.call("fill", page=self.name, selector=selector, value=value)
@@ -162,7 +189,7 @@ class Page:
             raise
 
     async def snapshot(self) -> dict[str, Any]:
-        """The page's own view of the meeting (``window.interpreterPage.snapshot()``)."""
+        """The page's view of the meeting, through the tests' hook (``page_hook.mjs``)."""
         return dict(await self.evaluate("window.interpreterPage.snapshot()"))
 
     async def screenshot(self, path: Path, *, full_page: bool = False) -> Path:

@@ -394,3 +394,33 @@ async def test_transcript_panel_downloads_the_meeting_in_each_language(
         assert "Good morning everyone." in vtt and "Ana Lima" in vtt
     finally:
         await browser.call("closeBrowser", browser=chromium)
+
+
+async def test_joining_is_clean_no_failed_request_no_console_error(
+    livekit_server: LiveKitFixture, web_app: WebApp, browser: Browser, output_dir: Path
+) -> None:
+    # a fresh room (nothing said yet), a speaking participant with a (fake) microphone
+    chromium = await browser.launch()
+    page = await browser.new_page(chromium, "clean-join")
+    try:
+        await join(
+            page, web_app, room="page-clean", name="Cleo", language="pt-BR", role="participant"
+        )
+        await joined(page)
+        await page.wait_for(
+            "document.getElementById('mic').getAttribute('aria-pressed') === 'true'",
+            within=10,
+            what="the microphone to be on",
+        )
+        # the transcript panel asked the server (on joining) and found nothing yet
+        await page.wait_for(
+            "document.getElementById('transcripts').hidden", within=5, what="the panel"
+        )
+        await asyncio.sleep(1.0)
+        assert page.http_errors() == []
+        assert page.console_errors() == []
+        assert (await page.snapshot())["banners"] == []
+        # the room-name rule comes from the served protocol: the form takes 128 characters
+        assert await page.evaluate("document.getElementById('room').maxLength") == 128
+    finally:
+        await browser.call("closeBrowser", browser=chromium)

@@ -20,6 +20,7 @@ from languages import Language
 from web.app import ParticipantNotInRoomError, WebConfig, build_app
 from web.tokens import mint_token
 
+STATIC = Path(__file__).resolve().parents[2] / "web" / "static"
 CONFIG = WebConfig(
     ws_url="ws://127.0.0.1:7880", api_key=DEV_API_KEY, api_secret=DEV_API_SECRET, dev_keys=True
 )
@@ -220,11 +221,31 @@ async def test_page_and_assets_are_served_without_a_cdn(client: TestClient[Any, 
     assert resp.status == 200
     html = await resp.text()
     assert "Content-Security-Policy" in resp.headers
-    assert "/static/app.js" in html and "/static/vendor/livekit-client.umd.js" in html
+    assert '<script type="module" src="/static/page.js">' in html
     assert "http://" not in html and "https://" not in html
-    for path in ("/static/app.js", "/static/style.css"):
+    for path in ("/static/page.js", "/static/style.css", "/static/vendor/livekit-client.esm.js"):
         assert (await client.get(path)).status == 200
     assert (await client.get("/static/../app.py")).status == 404
+
+
+async def test_the_page_is_es_modules_without_test_hooks_or_copied_names(
+    client: TestClient[Any, Any],
+) -> None:
+    modules = sorted(STATIC.glob("*.js"))
+    assert {m.name for m in modules} >= {"page.js", "room.js", "captions.js", "protocol.js"}
+    for module in modules:
+        resp = await client.get(f"/static/{module.name}")
+        assert resp.status == 200
+        assert resp.content_type in ("text/javascript", "application/javascript")
+        source = await resp.text()
+        # the tests' hook (tests/browser/page_hook.mjs) is injected by the test driver only
+        assert "interpreterPage" not in source and "snapshot" not in source, module.name
+        # every wire name comes from GET /api/protocol
+        for name in ("translator-", "lk.transcription", "lk.segment_id", "interpreter.source"):
+            assert f"'{name}" not in source, (module.name, name)
+    for module in ("room.js", "captions.js", "ducking.js", "transcripts.js"):
+        # reusable by another page: no lookups of index.html's elements
+        assert "getElementById" not in (STATIC / module).read_text(), module
 
 
 async def test_transcript_endpoints_are_mounted_with_a_store(tmp_path: Path) -> None:
