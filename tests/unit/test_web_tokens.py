@@ -243,9 +243,9 @@ async def test_the_page_is_es_modules_without_test_hooks_or_copied_names(
         # every wire name comes from GET /api/protocol
         for name in ("translator-", "lk.transcription", "lk.segment_id", "interpreter.source"):
             assert f"'{name}" not in source, (module.name, name)
-    for module in ("room.js", "captions.js", "ducking.js", "transcripts.js"):
+    for reusable in ("room.js", "captions.js", "ducking.js", "transcripts.js"):
         # reusable by another page: no lookups of index.html's elements
-        assert "getElementById" not in (STATIC / module).read_text(), module
+        assert "getElementById" not in (STATIC / reusable).read_text(), reusable
 
 
 async def test_transcript_endpoints_are_mounted_with_a_store(tmp_path: Path) -> None:
