@@ -68,13 +68,17 @@ def aligned_correlation(sent: Float, received: Float, *, rate: int = 16000) -> f
 
     Where the first second of ``sent`` lies in ``received`` comes from a cross-correlation. A
     real-time receiver's jitter buffer then stretches and shrinks the timing mid-stream (by
-    tens of milliseconds, and the shifts add up over a clip), so each 0.5 s window is
-    re-aligned within +-60 ms of where the previous clear match was; the result is the
+    tens of milliseconds, and the shifts add up over a clip; on a busy machine it may also
+    insert a few hundred milliseconds of concealment at once), so each 0.5 s window is
+    re-aligned within +-60 ms of where the previous clear match was, and a window with no clear
+    match there is searched for within +-400 ms (re-acquiring after a long insertion; the
+    window that holds the insertion itself still scores low). The result is the
     energy-weighted mean of the windows' correlations (1.0 = identical waveforms).
     """
     a = sent - sent.mean()
     b = received - received.mean()
-    win, slack = rate // 2, (rate * 60) // 1000
+    win = rate // 2
+    near, far = (rate * 60) // 1000, (rate * 400) // 1000
     head = a[: 2 * win]  # where the first second of what was sent is in what was received
     size = 1 << int(np.ceil(np.log2(len(head) + len(b))))
     corr = np.fft.irfft(np.fft.rfft(b, size) * np.conj(np.fft.rfft(head, size)), size)
@@ -85,17 +89,26 @@ def aligned_correlation(sent: Float, received: Float, *, rate: int = 16000) -> f
         energy = float(np.dot(ref, ref))
         if energy <= 0:
             continue
-        best, best_lag = 0.0, lag
-        for shift in range(-slack, slack + 1):
-            pos = lag + start + shift
-            if pos < 0 or pos + win > len(b):
-                continue
-            seg = b[pos : pos + win]
-            denom = float(np.linalg.norm(ref) * np.linalg.norm(seg))
-            if denom > 0 and float(np.dot(ref, seg)) / denom > best:
-                best, best_lag = float(np.dot(ref, seg)) / denom, lag + shift
+        best, best_lag = _best_match(ref, b, lag + start, near)
+        if best < 0.5:
+            best, best_lag = max((best, best_lag), _best_match(ref, b, lag + start, far))
         if best >= 0.5:  # a clear match: follow the drift from there
-            lag = best_lag
+            lag = best_lag - start
         total += best * energy
         weight += energy
     return total / weight if weight else 0.0
+
+
+def _best_match(ref: Float, b: Float, at: int, slack: int) -> tuple[float, int]:
+    """The best normalised correlation of ``ref`` with ``b`` within ``at`` +- ``slack``
+    samples, and where it is."""
+    lo, hi = max(0, at - slack), min(len(b) - len(ref), at + slack)
+    if hi < lo:
+        return 0.0, at
+    span = b[lo : hi + len(ref)]
+    dots = np.correlate(span, ref, mode="valid")
+    energies = np.convolve(span * span, np.ones(len(ref)), mode="valid")
+    norms = np.sqrt(np.maximum(energies, 0.0)) * float(np.linalg.norm(ref))
+    scores = np.where(norms > 0, dots / np.where(norms > 0, norms, 1.0), 0.0)
+    i = int(np.argmax(scores))
+    return float(scores[i]), lo + i

@@ -13,6 +13,7 @@ from interpreter.testing.clients import Speaker
 from interpreter.testing.livekit import LiveKitFixture, wait_for
 
 RATE = 16000
+MAX_STRETCH = 0.5  # seconds of concealment a loaded receiver may insert
 
 
 async def test_published_wav_is_heard_by_another_client(
@@ -68,7 +69,8 @@ async def test_published_wav_is_heard_by_another_client(
     s0, s1 = active_span(sent, RATE)
     r0, r1 = active_span(got, RATE)
     sent_duration, got_duration = (s1 - s0) / RATE, (r1 - r0) / RATE
-    assert abs(got_duration - sent_duration) <= 0.05 * sent_duration, (
+    # nothing lost; a busy receiver's jitter buffer may stretch the timing by a few hundred ms
+    assert 0.95 * sent_duration <= got_duration <= 1.05 * sent_duration + MAX_STRETCH, (
         f"received {got_duration:.2f}s of speech, sent {sent_duration:.2f}s"
     )
     ncc = aligned_correlation(sent[s0:s1], got, rate=RATE)

@@ -58,3 +58,14 @@ def test_a_jitter_buffer_drifting_the_timing_still_correlates() -> None:
     stretched = np.concatenate(parts)
     assert aligned_correlation(a, stretched) > 0.8
     assert aligned_correlation(_bursts(5, seconds=5.0), stretched) < 0.5
+
+
+def test_a_long_concealment_inserted_at_once_costs_one_window_only() -> None:
+    # a busy receiver's jitter buffer may insert a quarter second of concealment in one go
+    rate = 16000
+    a = _bursts(5, seconds=5.0)
+    cut = int(1.7 * rate)
+    gap = np.zeros(rate // 4, dtype=np.float32)
+    stretched = np.concatenate([np.zeros(rate // 3, np.float32), a[:cut], gap, a[cut:]])
+    assert aligned_correlation(a, stretched) > 0.8
+    assert aligned_correlation(_bursts(6, seconds=5.0), stretched) < 0.5
