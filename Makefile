@@ -36,6 +36,7 @@ bench: setup-test
 	$(PY) -m bench.mt
 	$(PY) -m bench.meeting
 	$(PY) -m bench.meeting --capacity
+	$(PY) -m bench.monologue
 	$(PY) -m bench.export
 
 clean:

