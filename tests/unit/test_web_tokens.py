@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 import warnings
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -321,3 +323,16 @@ async def test_real_keys_are_not_announced(caplog: pytest.LogCaptureFixture) -> 
         async with TestClient(TestServer(app, host="127.0.0.1")) as c:
             assert (await ask_token(c))[0] == 200
     assert not [r for r in caplog.records if "development keys" in r.getMessage()]
+
+
+def test_web_imports_nothing_of_the_app() -> None:
+    # web/ builds on captions/ and languages/ only; the CLI hands it a WebConfig
+    code = (
+        "import sys, web.app, web.transcripts, web.tokens, web.config, web.errors\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'interpreter'))"
+    )
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "[]", done.stdout
