@@ -9,10 +9,10 @@ and espeak-ng renderings; synthetic speech, so absolute WER is only indicative):
   own ``transcribe()`` with the same greedy settings and its own language id). Reports WER
   (CER for ja/zh), language-id accuracy, real-time factor and decode time per clip.
 * ``streaming``: clips separated by 1.2 s of silence replayed in real time (20 ms frames on
-  a fixed schedule) through ``WhisperSTT.stream()`` (VAD, interim decodes, finals), with
-  allowed languages {en, es, fr, de}. Reports WER of the finals and the time from each clip's
-  end of speech (last sample above -40 dBFS) to the final that covers it (p50/p95); this
-  includes the VAD's 0.5 s end-of-speech silence.
+  a fixed schedule) through ``WhisperSTT.stream()`` (VAD, interim decodes, finals; the
+  production ``CommitTimings``), with allowed languages {en, es, fr, de}. Reports WER of
+  the finals and the time from each clip's end of speech (last sample above -40 dBFS) to
+  the final that covers it (p50/p95); this includes the VAD's 0.5 s end-of-speech silence.
 * ``monologue``: one minute of English without pauses, replayed in real time: how many finals
   arrive before the end and how long after a word was spoken it became final.
 
@@ -150,8 +150,8 @@ def run_batch(
                     text = "".join(s.text for s in segments).strip()
                     detected = str(info.language)
                 else:
-                    transcript = decoders[mode].transcribe(audio, allowed=allowed)
-                    text, detected = transcript.text, str(transcript.language)
+                    decoding = decoders[mode].transcribe(audio, allowed=allowed)
+                    text, detected = decoding.text, str(decoding.language)
                 wall = time.perf_counter() - start
                 score.add(clip, text, detected, len(audio) / RATE, wall)
                 total.add(clip, text, detected, len(audio) / RATE, wall)

@@ -31,6 +31,7 @@ import numpy.typing as npt
 import languages
 from interpreter.config import default_cache_dir
 from interpreter.errors import ModelAssetError, UnknownLanguageError, UnsupportedLanguageError
+from interpreter.providers import faster_whisper_private as fw
 from interpreter.providers.hallucination import (
     DecodeGuards,
     drop_unheard_repeat,
@@ -50,7 +51,7 @@ __all__ = [
     "MODEL_BIN_SIZE",
     "MODEL_VERSION",
     "SAMPLE_RATE",
-    "Transcript",
+    "Decoding",
     "WhisperDecoder",
     "assemble_whisper_model",
     "choose_language",
@@ -263,9 +264,7 @@ def choose_language(
 
 @functools.cache
 def _whisper_codes() -> frozenset[str]:
-    from faster_whisper.tokenizer import _LANGUAGE_CODES
-
-    return frozenset(str(code) for code in _LANGUAGE_CODES)
+    return fw.language_codes()
 
 
 def language_candidates(allowed: Sequence[Language] | None) -> dict[str, Language]:
@@ -300,8 +299,11 @@ def _candidates(allowed: tuple[Language, ...] | None) -> tuple[tuple[str, Langua
     return tuple(chosen.items())
 
 
+_NOT_SPEECH = frozenset({"no_speech", "low_logprob", "hallucination"})
+
+
 @dataclass(frozen=True, slots=True)
-class Transcript:
+class Decoding:
     """What one decode of one audio buffer produced.
 
     Word times are seconds from the start of the decoded audio. ``rejected`` names the guard
@@ -317,6 +319,12 @@ class Transcript:
     compression_ratio: float
     audio_duration: float
     rejected: str | None = None
+
+    @property
+    def rejected_as_noise(self) -> bool:
+        """The guards judged the audio to hold no speech (a repetition loop may still hide
+        speech, so it does not count)."""
+        return self.rejected in _NOT_SPEECH
 
     @property
     def text(self) -> str:
@@ -375,7 +383,7 @@ class WhisperDecoder:
         allowed: Sequence[Language] | None = None,
         prior: Language | None = None,
         language: Language | None = None,
-    ) -> Transcript:
+    ) -> Decoding:
         """Decode mono 16 kHz float audio.
 
         ``language`` forces the language (no identification); otherwise it is identified among
@@ -402,7 +410,6 @@ class WhisperDecoder:
     def _features(
         self, audio: npt.NDArray[np.float32], padding: float | None
     ) -> npt.NDArray[np.float32]:
-        fe = self._model.feature_extractor
         total = len(audio) + int((padding or 0.0) * SAMPLE_RATE)
         if padding is None:
             total = int(_WINDOW_SECONDS * SAMPLE_RATE)
@@ -410,14 +417,13 @@ class WhisperDecoder:
             total = max(total, int(self._min_window * SAMPLE_RATE))
         padded = np.zeros(max(total, len(audio)), np.float32)
         padded[: len(audio)] = audio
-        features: npt.NDArray[np.float32] = fe(padded, padding=0)
-        return features[:, : fe.nb_max_frames]
+        return fw.log_mel(self._model, padded)
 
     def _encode(self, features: npt.NDArray[np.float32]) -> ctranslate2.StorageView:
         import ctranslate2
 
         view = ctranslate2.StorageView.from_array(np.ascontiguousarray(features[None]))
-        return self._model.model.encode(view, to_cpu=False)
+        return fw.ctranslate2_model(self._model).encode(view, to_cpu=False)
 
     def _identify(
         self,
@@ -427,7 +433,7 @@ class WhisperDecoder:
     ) -> tuple[Language, float]:
         if len(candidates) == 1:
             return next(iter(candidates.values())), 1.0
-        results = self._model.model.detect_language(encoder_output)[0]
+        results = fw.ctranslate2_model(self._model).detect_language(encoder_output)[0]
         probabilities = [(token[2:-2], float(p)) for token, p in results]
         return choose_language(
             probabilities, candidates, prior=prior_code, prior_weight=self._prior_weight
@@ -440,22 +446,15 @@ class WhisperDecoder:
         code: str,
         lang: Language,
         lang_prob: float,
-    ) -> Transcript:
-        from faster_whisper.tokenizer import Tokenizer
-        from faster_whisper.transcribe import (
-            get_compression_ratio,
-            get_suppressed_tokens,
-            merge_punctuations,
-        )
-
+    ) -> Decoding:
         duration = len(audio) / SAMPLE_RATE
-        tokenizer = Tokenizer(self._model.hf_tokenizer, True, task="transcribe", language=code)
+        tokenizer = fw.tokenizer(self._model, code)
         prompt = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
         max_new = max(self._min_new_tokens, math.ceil(duration * self._tokens_per_second))
         # CTranslate2's Whisper generate() stops after max_length // 2 new tokens (OpenAI's
         # sample_len = n_text_ctx // 2), so the cap is doubled here.
-        max_length = min(self._model.max_length, 2 * max_new)
-        result = self._model.model.generate(
+        max_length = min(fw.max_length(self._model), 2 * max_new)
+        result = fw.ctranslate2_model(self._model).generate(
             encoder_output,
             [prompt],
             beam_size=1,
@@ -463,7 +462,7 @@ class WhisperDecoder:
             return_scores=True,
             return_no_speech_prob=True,
             suppress_blank=True,
-            suppress_tokens=list(get_suppressed_tokens(tokenizer, (-1,)) or ()),
+            suppress_tokens=fw.suppressed_tokens(tokenizer),
         )[0]
         tokens = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
         text = tokenizer.decode(tokens)
@@ -471,10 +470,10 @@ class WhisperDecoder:
         # tokens + 1 (the end token), as faster-whisper does.
         avg_logprob = float(result.scores[0]) * len(tokens) / (len(tokens) + 1) if tokens else 0.0
         no_speech = float(result.no_speech_prob)
-        ratio = get_compression_ratio(text) if text.strip() else 0.0
+        ratio = fw.compression_ratio(text) if text.strip() else 0.0
 
-        def done(words: Sequence[Word], rejected: str | None) -> Transcript:
-            return Transcript(
+        def done(words: Sequence[Word], rejected: str | None) -> Decoding:
+            return Decoding(
                 words=tuple(words),
                 language=lang,
                 language_probability=lang_prob,
@@ -501,14 +500,21 @@ class WhisperDecoder:
             if looped is not None:
                 tokens = looped
                 text = tokenizer.decode(tokens)
-                ratio = get_compression_ratio(text)
+                ratio = fw.compression_ratio(text)
                 reason = None
         if reason is not None:
             return done((), reason)
 
         num_frames = min(encoder_output.shape[1] * 2, math.ceil(len(audio) / 160))
-        alignment = self._model.find_alignment(tokenizer, [tokens], encoder_output, num_frames)[0]
-        merge_punctuations(alignment, _PREPEND_PUNCTUATION, _APPEND_PUNCTUATION)
+        alignment = fw.word_alignment(
+            self._model,
+            tokenizer,
+            tokens,
+            encoder_output,
+            num_frames,
+            prepend=_PREPEND_PUNCTUATION,
+            append=_APPEND_PUNCTUATION,
+        )
         words = [
             Word(
                 text=str(a["word"]),
@@ -529,7 +535,7 @@ class WhisperDecoder:
         audio: npt.NDArray[np.float32],
         candidates: Mapping[str, Language],
         prior_code: str | None,
-    ) -> Transcript:
+    ) -> Decoding:
         head = audio[: int((_WINDOW_SECONDS - (self._padding or 0.0)) * SAMPLE_RATE)]
         encoder_output = self._encode(self._features(head, self._padding))
         lang, lang_prob = self._identify(encoder_output, candidates, prior_code)
@@ -574,7 +580,7 @@ class WhisperDecoder:
             )
             heard = drop_unheard_repeat(seg_words)
             words.extend(filter_hallucinated_words(heard, doubtful=doubtful))
-        return Transcript(
+        return Decoding(
             words=tuple(words),
             language=lang,
             language_probability=lang_prob,

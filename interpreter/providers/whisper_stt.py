@@ -5,19 +5,22 @@ Its stream works utterance by utterance:
 
 * Silero VAD (from ``livekit-plugins-silero``) decides where speech is; silence, noise and
   music mostly never reach Whisper.
-* While someone speaks, the utterance buffer is re-decoded after every ``interim_interval``
-  seconds of new audio (or twice as long as the last such decode took, if longer), and only
-  when no other decode of this stream is running or queued (so a busy CPU decodes less often
-  instead of falling behind). Each hypothesis goes through
-  LocalAgreement-2; ``INTERIM_TRANSCRIPT`` carries the stable prefix, which never retracts.
+* When a unit ends is decided by :class:`~interpreter.providers.commit_policy.CommitPolicy`
+  (a pure, synchronous object; this stream is its adapter). While someone speaks, the
+  utterance buffer is re-decoded after every ``interim_interval`` seconds of new audio (or
+  twice as long as the last such decode took, if longer), and only when no other decode of
+  this stream is running or queued (so a busy CPU decodes less often instead of falling
+  behind). Each hypothesis goes through LocalAgreement-2; ``INTERIM_TRANSCRIPT`` carries the
+  stable prefix, which never retracts.
 * At the end of the utterance the whole buffer is decoded once more and sent as
   ``FINAL_TRANSCRIPT`` with word timings. A long utterance is committed early, from
-  ``sentence_commit`` seconds of it on: at a short pause the VAD hears (``_MICRO_PAUSE``,
+  ``sentence_commit`` seconds of it on: at a short pause the VAD hears (``micro_pause``,
   a breath between sentences; the audio before it is decoded on its own), or when two
   consecutive decodes agree on a sentence boundary the speaker has talked past; and at the
   latest after ``max_utterance`` seconds, when the words that end before the last
   ``commit_margin`` seconds (up to a sentence end when there is one) become a final. The
   committed audio leaves the buffer, so a monologue never waits for the speaker to stop.
+  Every timing is in :class:`~interpreter.providers.commit_policy.CommitTimings`.
 * Every decode identifies the language among ``allowed_languages``, with the speaker's
   ``language_prior`` weighted up (x3 by default).
 
@@ -43,7 +46,7 @@ import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -60,10 +63,25 @@ from livekit.agents.types import (
 from livekit.agents.utils import aio, is_given
 
 from interpreter.errors import ProviderError
-from interpreter.providers.local_agreement import LocalAgreement, Word, join_words
+from interpreter.providers.commit_policy import (
+    Commit,
+    CommitPolicy,
+    CommitTimings,
+    Decision,
+    DecodeUnit,
+    DropUtterance,
+    FinalDecode,
+    ForceCommit,
+    Hypothesis,
+    Job,
+    RunInterim,
+    ShowInterim,
+    SpeechStarted,
+)
+from interpreter.providers.local_agreement import Word, join_words
 from interpreter.providers.whisper_model import (
     SAMPLE_RATE,
-    Transcript,
+    Decoding,
     WhisperDecoder,
     language_candidates,
     load_whisper_model,
@@ -75,31 +93,35 @@ __all__ = ["WhisperRecognizeStream", "WhisperSTT", "default_vad"]
 logger = logging.getLogger("interpreter.providers.whisper")
 
 _vad_lock = threading.Lock()
-_vad: vad.VAD | None = None
+_vads: dict[tuple[float, float], vad.VAD] = {}
+_DEFAULT_TIMINGS = CommitTimings()
 
 
-def default_vad() -> vad.VAD:
-    """The process-wide Silero VAD (loaded on first use; blocking, about 0.1 s)."""
-    global _vad
+def default_vad(
+    *,
+    min_silence_duration: float = _DEFAULT_TIMINGS.vad_min_silence,
+    prefix_padding_duration: float = _DEFAULT_TIMINGS.vad_prefix_padding,
+) -> vad.VAD:
+    """The process-wide Silero VAD for these settings (loaded on first use; blocking, about
+    0.1 s). ``min_silence_duration`` is the silence that ends speech, ``prefix_padding_duration``
+    the audio kept before its start."""
+    key = (min_silence_duration, prefix_padding_duration)
     with _vad_lock:
-        if _vad is None:
+        loaded = _vads.get(key)
+        if loaded is None:
             from livekit.plugins import silero
 
-            _vad = silero.VAD.load(min_silence_duration=0.5, prefix_padding_duration=0.5)
-        return _vad
+            loaded = _vads[key] = silero.VAD.load(
+                min_silence_duration=min_silence_duration,
+                prefix_padding_duration=prefix_padding_duration,
+            )
+        return loaded
 
 
 @dataclass(frozen=True, slots=True)
 class _Options:
     allowed_languages: tuple[Language, ...] | None
     language_prior: Language | None
-    interim_interval: float
-    min_interim_audio: float
-    max_utterance: float
-    sentence_commit: float | None
-    commit_margin: float
-    min_speech: float
-    speech_threshold: float
 
     def allowed(self) -> tuple[Language, ...] | None:
         """The candidate set: the allowed languages plus the prior (the speaker's own)."""
@@ -133,13 +155,11 @@ class WhisperSTT(stt.STT[Literal["metrics_collected", "error"]]):
     * ``decoder``: a ready :class:`WhisperDecoder` (default: the packaged Whisper base, loaded
       on first use or by :meth:`prewarm`, with ``cpu_threads`` threads and ``padding`` s of
       encoder padding; ``None`` padding encodes the full 30 s window).
-    * ``interim_interval``: seconds of new audio between interim decodes;
-      ``min_interim_audio``: no interim decode before this much audio;
-      ``max_utterance``: seconds after which a long utterance is committed early, keeping the
-      last ``commit_margin`` seconds; ``sentence_commit``: from this many seconds of
-      utterance on, the speech before a short pause, or a sentence that became stable, is
-      committed early too (``None``: never); ``min_speech``: utterances with less VAD
-      speech than this are ignored entirely.
+    * ``timings``: when units end, and the default VAD's silence and padding
+      (:class:`~interpreter.providers.commit_policy.CommitTimings`; its defaults are the
+      production values).
+    * ``interim_results``: send interim transcripts (without them, no interim decodes run,
+      so only pauses, forced commits and ends of utterances end units).
     """
 
     def __init__(
@@ -153,13 +173,7 @@ class WhisperSTT(stt.STT[Literal["metrics_collected", "error"]]):
         padding: float | None = 1.5,
         prior_weight: float = 3.0,
         interim_results: bool = True,
-        interim_interval: float = 1.0,
-        min_interim_audio: float = 1.0,
-        max_utterance: float = 15.0,
-        sentence_commit: float | None = 6.0,
-        commit_margin: float = 1.5,
-        min_speech: float = 0.25,
-        speech_threshold: float = 0.5,
+        timings: CommitTimings | None = None,
     ) -> None:
         super().__init__(
             capabilities=stt.STTCapabilities(
@@ -169,24 +183,20 @@ class WhisperSTT(stt.STT[Literal["metrics_collected", "error"]]):
                 offline_recognize=True,
             )
         )
-        if interim_interval <= 0 or max_utterance <= commit_margin or commit_margin <= 0:
-            raise ValueError("need interim_interval > 0 and max_utterance > commit_margin > 0")
         allowed = _normalize_all(allowed_languages)
         prior = normalize_language(language_prior) if language_prior is not None else None
-        self._opts = _Options(
-            allowed_languages=allowed,
-            language_prior=prior,
-            interim_interval=interim_interval,
-            min_interim_audio=min_interim_audio,
-            max_utterance=max_utterance,
-            sentence_commit=sentence_commit,
-            commit_margin=commit_margin,
-            min_speech=min_speech,
-            speech_threshold=speech_threshold,
-        )
+        self._opts = _Options(allowed_languages=allowed, language_prior=prior)
         language_candidates(self._opts.allowed())  # fail now on a language Whisper lacks
         self._interim_results = interim_results
-        self._vad = vad if vad is not None else default_vad()
+        self._timings = timings or CommitTimings()
+        self._vad = (
+            vad
+            if vad is not None
+            else default_vad(
+                min_silence_duration=self._timings.vad_min_silence,
+                prefix_padding_duration=self._timings.vad_prefix_padding,
+            )
+        )
         self._decoder = decoder
         self._decoder_lock = threading.Lock()
         self._cpu_threads = cpu_threads
@@ -256,7 +266,7 @@ class WhisperSTT(stt.STT[Literal["metrics_collected", "error"]]):
 
     async def _transcribe(
         self, audio: npt.NDArray[np.float32], *, language: Language | None
-    ) -> Transcript:
+    ) -> Decoding:
         decoder = await self._get_decoder()
         opts = self._opts
         try:
@@ -279,9 +289,9 @@ class WhisperSTT(stt.STT[Literal["metrics_collected", "error"]]):
     ) -> stt.SpeechEvent:
         forced = normalize_language(language) if is_given(language) else None
         audio = _to_model_audio(rtc.combine_audio_frames(buffer))
-        transcript = await self._transcribe(audio, language=forced)
+        decoding = await self._transcribe(audio, language=forced)
         request_id = utils.shortuuid("whisper_")
-        alternatives = [_speech_data(transcript.words, transcript, 0.0)] if transcript.words else []
+        alternatives = [_speech_data(decoding.words, decoding, 0.0)] if decoding.words else []
         return stt.SpeechEvent(
             type=stt.SpeechEventType.FINAL_TRANSCRIPT,
             request_id=request_id,
@@ -316,7 +326,7 @@ def _to_model_audio(frame: rtc.AudioFrame) -> npt.NDArray[np.float32]:
     return np.frombuffer(data, dtype=np.int16).astype(np.float32) / 32768.0
 
 
-def _speech_data(words: Sequence[Word], transcript: Transcript, offset: float) -> stt.SpeechData:
+def _speech_data(words: Sequence[Word], decoding: Decoding, offset: float) -> stt.SpeechData:
     """SpeechData for ``words`` (times relative to the decoded audio) shifted by ``offset``."""
     timed = [
         TimedString(
@@ -328,92 +338,55 @@ def _speech_data(words: Sequence[Word], transcript: Transcript, offset: float) -
         for w in words
     ]
     return stt.SpeechData(
-        language=LanguageCode(transcript.language),
+        language=LanguageCode(decoding.language),
         text=join_words(words),
         start_time=words[0].start + offset if words else offset,
         end_time=words[-1].end + offset if words else offset,
         confidence=sum(w.probability for w in words) / len(words) if words else 0.0,
         words=timed,
         metadata={
-            "language_probability": transcript.language_probability,
-            "avg_logprob": transcript.avg_logprob,
-            "no_speech_prob": transcript.no_speech_prob,
+            "language_probability": decoding.language_probability,
+            "avg_logprob": decoding.avg_logprob,
+            "no_speech_prob": decoding.no_speech_prob,
         },
     )
 
 
-class _Utterance:
-    """Audio of the utterance being recognised, from ``start`` (absolute sample index)."""
+class _Audio:
+    """The uncommitted audio of one utterance, from absolute sample ``start``."""
 
     def __init__(self, *, start: int, request_id: str) -> None:
         self.start = start
         self.request_id = request_id
         self.chunks: list[npt.NDArray[np.int16]] = []
         self.samples = 0
-        self.speech_samples = 0
-        self.started = False
-        self.closed = False
-        self.generation = 0
-        self.decoded_at = 0
-        self.commit_pending = False
-        self.next_commit_at = 0
-        self.boundaries: tuple[float, ...] = ()  # end times of the last decode's boundaries
-        self.quiet_since: int | None = None  # absolute sample where the VAD last went quiet
-        self.language: Language | None = None
-        self.agreement = LocalAgreement(n=2)
 
     def append(self, pcm: npt.NDArray[np.int16]) -> None:
         self.chunks.append(pcm)
         self.samples += len(pcm)
 
-    def hear(self, pcm: npt.NDArray[np.int16], *, speech: bool) -> tuple[int, int] | None:
-        """Append one VAD window; return a pause the speaker just ended, as absolute samples
-        (start, end), when the window is speech after at least ``_MICRO_PAUSE`` s of quiet."""
-        at = self.start + self.samples
-        self.append(pcm)
-        if not speech:
-            if self.quiet_since is None:
-                self.quiet_since = at
-            return None
-        quiet, self.quiet_since = self.quiet_since, None
-        if quiet is not None and at - quiet >= _MICRO_PAUSE * SAMPLE_RATE:
-            return quiet, at
-        return None
-
-    def audio(self) -> npt.NDArray[np.float32]:
+    def slice(self, start: int, end: int) -> npt.NDArray[np.float32]:
+        """Samples ``[start, end)`` (absolute) as model audio."""
         pcm = np.concatenate(self.chunks) if self.chunks else np.zeros(0, np.int16)
         self.chunks = [pcm]
-        return pcm.astype(np.float32) / 32768.0
+        return pcm[start - self.start : end - self.start].astype(np.float32) / 32768.0
 
-    def drop_head(self, count: int) -> None:
-        """Forget the first ``count`` samples (they were committed)."""
-        count = max(0, min(count, self.samples))
+    def drop_before(self, sample: int) -> None:
+        """Forget the audio before absolute ``sample`` (it was committed)."""
+        count = max(0, min(sample - self.start, self.samples))
         pcm = np.concatenate(self.chunks)[count:] if self.chunks else np.zeros(0, np.int16)
         self.chunks = [pcm]
         self.samples = len(pcm)
         self.start += count
-        self.decoded_at = max(0, self.decoded_at - count)
-        self.next_commit_at = max(0, self.next_commit_at - count)
-        self.generation += 1
-
-
-@dataclass(frozen=True, slots=True)
-class _Start:
-    utterance: _Utterance
-
-
-@dataclass(frozen=True, slots=True)
-class _Final:
-    utterance: _Utterance
-    last: bool
-    until: int | None = None  # absolute sample: finalise exactly the audio before it
-
-
-_Job = _Start | _Final
 
 
 class WhisperRecognizeStream(stt.RecognizeStream):
-    """One audio stream's recognition (create it with :meth:`WhisperSTT.stream`)."""
+    """One audio stream's recognition (create it with :meth:`WhisperSTT.stream`).
+
+    The async adapter of :class:`~interpreter.providers.commit_policy.CommitPolicy`: it feeds
+    the policy the VAD's events and the decodes' results, keeps the audio, runs the decodes
+    in worker threads and turns the policy's decisions into speech events.
+    """
 
     def __init__(
         self,
@@ -425,14 +398,14 @@ class WhisperRecognizeStream(stt.RecognizeStream):
         super().__init__(stt=stt, conn_options=conn_options, sample_rate=SAMPLE_RATE)
         self._whisper = stt
         self._language = language
-        self._utterance: _Utterance | None = None
-        self._position = 0
+        self._policy = CommitPolicy(
+            timings=stt._timings, interims=stt._interim_results, sample_rate=SAMPLE_RATE
+        )
+        self._audio: dict[int, _Audio] = {}
         self._pushed = 0
         self._flush_marks: deque[int] = deque()
-        self._jobs = aio.Chan[_Job]()
-        self._pending = 0
+        self._jobs = aio.Chan[Job]()
         self._interim: asyncio.Task[None] | None = None
-        self._interim_cost = 0.0  # wall seconds the last interim decode took
 
     async def _run(self) -> None:
         vad_stream = self._whisper._vad.stream()
@@ -468,101 +441,57 @@ class WhisperRecognizeStream(stt.RecognizeStream):
         try:
             async for ev in vad_stream:
                 self._on_vad_event(ev)
-            self._close_utterance()
+            self._carry_out(self._policy.end_utterance())
         finally:
             self._jobs.close()
 
     def _on_vad_event(self, ev: vad.VADEvent) -> None:
-        opts = self._whisper._opts
+        policy = self._policy
         if ev.type == vad.VADEventType.START_OF_SPEECH:
-            self._close_utterance()
             pcm = _pcm(ev.frames)
-            self._utterance = _Utterance(
-                start=self._position - len(pcm), request_id=utils.shortuuid("whisper_")
-            )
-            self._utterance.append(pcm)
+            decisions = policy.speech_started(len(pcm))
+            self._keep(pcm)
+            self._carry_out(decisions)
         elif ev.type == vad.VADEventType.END_OF_SPEECH:
-            self._close_utterance()
+            self._carry_out(policy.end_utterance())
         elif ev.type == vad.VADEventType.INFERENCE_DONE:
             pcm = _pcm(ev.frames)
-            self._position += len(pcm)
-            utt = self._utterance
-            if utt is None and ev.speaking:
-                # Still speaking after a flush closed the previous utterance.
-                utt = self._utterance = _Utterance(
-                    start=self._position - len(pcm), request_id=utils.shortuuid("whisper_")
-                )
-            if utt is not None:
-                speech = ev.probability >= opts.speech_threshold
-                pause = utt.hear(pcm, speech=speech)
-                if speech:
-                    utt.speech_samples += len(pcm)
-                if pause is not None:
-                    self._on_pause(utt, opts, pause)
-                self._advance(utt, opts)
-            while self._flush_marks and self._position + len(pcm) > self._flush_marks[0]:
+            decisions = policy.window(len(pcm), probability=ev.probability, speaking=ev.speaking)
+            self._keep(pcm)
+            self._carry_out(decisions)
+            while self._flush_marks and policy.position + len(pcm) > self._flush_marks[0]:
                 self._flush_marks.popleft()
-                self._close_utterance()
+                self._carry_out(policy.end_utterance())
 
-    def _advance(self, utt: _Utterance, opts: _Options) -> None:
-        if not utt.started and utt.speech_samples >= opts.min_speech * SAMPLE_RATE:
-            utt.started = True
-            self._enqueue(_Start(utt))
-        if not utt.started:
+    def _keep(self, pcm: npt.NDArray[np.int16]) -> None:
+        """Append audio the policy just heard to the open utterance's buffer."""
+        utterance = self._policy.utterance
+        if utterance is None:
             return
-        if (
-            utt.samples >= opts.max_utterance * SAMPLE_RATE
-            and not utt.commit_pending
-            and utt.samples >= utt.next_commit_at
-        ):
-            utt.commit_pending = True
-            self._enqueue(_Final(utt, last=False))
-            return
-        if (
-            self._whisper._interim_results
-            and self._pending == 0
-            and (self._interim is None or self._interim.done())
-            and utt.samples >= opts.min_interim_audio * SAMPLE_RATE
-            and utt.samples - utt.decoded_at
-            >= max(opts.interim_interval, _INTERIM_DUTY * self._interim_cost) * SAMPLE_RATE
-        ):
-            utt.decoded_at = utt.samples
-            self._interim = asyncio.create_task(
-                self._run_interim(utt, utt.generation, utt.audio()), name="WhisperSTT.interim"
+        audio = self._audio.get(utterance)
+        if audio is None:
+            audio = self._audio[utterance] = _Audio(
+                start=self._policy.position - len(pcm), request_id=utils.shortuuid("whisper_")
             )
+        audio.append(pcm)
 
-    def _on_pause(self, utt: _Utterance, opts: _Options, pause: tuple[int, int]) -> None:
-        """The speaker paused briefly and went on: finalise what came before the pause.
-
-        A pause inside an utterance (``_MICRO_PAUSE`` or more, shorter than the VAD's end of
-        speech) is an acoustic unit boundary that does not depend on Whisper's punctuation,
-        which comes and goes when two sentences are spoken in one breath. The audio up to
-        the middle of the pause is decoded on its own, as an utterance's end would be, and
-        leaves the buffer. Only from ``sentence_commit`` seconds of utterance on, so units
-        are not single words.
-        """
-        until = (pause[0] + pause[1]) // 2
-        if (
-            opts.sentence_commit is None
-            or not utt.started
-            or utt.commit_pending
-            or until - utt.start < opts.sentence_commit * SAMPLE_RATE
-        ):
-            return
-        utt.commit_pending = True
-        self._enqueue(_Final(utt, last=False, until=until))
-
-    def _close_utterance(self) -> None:
-        utt, self._utterance = self._utterance, None
-        if utt is None or utt.closed:
-            return
-        utt.closed = True
-        if utt.started:
-            self._enqueue(_Final(utt, last=True))
-
-    def _enqueue(self, job: _Job) -> None:
-        self._pending += 1
-        self._jobs.send_nowait(job)
+    def _carry_out(self, decisions: Sequence[Decision], decoding: Decoding | None = None) -> None:
+        for decision in decisions:
+            if isinstance(decision, SpeechStarted | DecodeUnit | ForceCommit | FinalDecode):
+                self._jobs.send_nowait(decision)
+            elif isinstance(decision, RunInterim):
+                audio = self._audio[decision.utterance].slice(decision.start, decision.end)
+                self._interim = asyncio.create_task(
+                    self._run_interim(decision, audio), name="WhisperSTT.interim"
+                )
+            elif isinstance(decision, DropUtterance):
+                self._audio.pop(decision.utterance, None)
+            elif isinstance(decision, Commit):
+                assert decoding is not None
+                self._send_commit(decision, decoding)
+            else:
+                assert decoding is not None
+                self._send_interim(decision, decoding)
 
     def _seconds(self, sample: int) -> float:
         return self.start_time_offset + sample / SAMPLE_RATE
@@ -570,203 +499,101 @@ class WhisperRecognizeStream(stt.RecognizeStream):
     async def _work(self) -> None:
         async for job in self._jobs:
             try:
-                if isinstance(job, _Start):
+                if isinstance(job, SpeechStarted):
                     self._event_ch.send_nowait(
                         stt.SpeechEvent(
                             type=stt.SpeechEventType.START_OF_SPEECH,
-                            request_id=job.utterance.request_id,
+                            request_id=self._audio[job.utterance].request_id,
                         )
                     )
                 else:
-                    await self._finalize(job.utterance, last=job.last, until=job.until)
+                    await self._decode_job(job)
             finally:
-                self._pending -= 1
+                self._policy.job_done()
 
-    async def _finalize(self, utt: _Utterance, *, last: bool, until: int | None = None) -> None:
-        opts = self._whisper._opts
-        audio = utt.audio()
-        if until is not None:
-            if until <= utt.start:  # already committed by then
-                utt.commit_pending = False
-                return
-            audio = audio[: until - utt.start]
-        offset = self._seconds(utt.start)
-        language = self._language or (None if last else utt.language)
-        transcript = await self._whisper._transcribe(audio, language=language)
-        duration = len(audio) / SAMPLE_RATE
-        words = list(transcript.words)
-        if last or until is not None:  # the whole decoded audio is one unit
-            keep, cut = words, len(audio)
-        else:
-            keep, cut = _commit_point(words, duration, opts.commit_margin)
-            utt.next_commit_at = utt.samples + int(opts.interim_interval * 5 * SAMPLE_RATE)
-            if transcript.rejected in _NOT_SPEECH:
-                # Nothing but noise so far: drop it, keeping the margin for the next decode.
-                cut = int((duration - opts.commit_margin) * SAMPLE_RATE)
-        if not last:
-            utt.commit_pending = False
-        if keep:
-            self._event_ch.send_nowait(
-                stt.SpeechEvent(
-                    type=stt.SpeechEventType.FINAL_TRANSCRIPT,
-                    request_id=utt.request_id,
-                    alternatives=[_speech_data(keep, transcript, offset)],
-                )
-            )
-        used = cut / SAMPLE_RATE if not last else duration
-        self._event_ch.send_nowait(
-            stt.SpeechEvent(
-                type=stt.SpeechEventType.RECOGNITION_USAGE,
-                request_id=utt.request_id,
-                recognition_usage=stt.RecognitionUsage(audio_duration=used),
-            )
+    async def _decode_job(self, job: DecodeUnit | ForceCommit | FinalDecode) -> None:
+        request = self._policy.begin(job)
+        if request is None:
+            return
+        kept = self._audio[job.utterance]
+        audio = kept.slice(request.start, request.end)
+        decoding = await self._whisper._transcribe(
+            audio, language=self._language or request.language
         )
+        commit = self._policy.decoded(request, _hypothesis(decoding))
         logger.debug(
             "whisper decode",
             extra={
-                "request_id": utt.request_id,
-                "audio_seconds": round(duration, 2),
-                "words": len(keep),
-                "rejected": transcript.rejected,
-                "last": last,
+                "request_id": kept.request_id,
+                "audio_seconds": round(len(audio) / SAMPLE_RATE, 2),
+                "words": len(commit.words),
+                "rejected": decoding.rejected,
+                "last": commit.last,
             },
         )
-        if last:
+        self._send_commit(commit, decoding)
+
+    def _send_commit(self, commit: Commit, decoding: Decoding) -> None:
+        audio = self._audio[commit.utterance]
+        if commit.words:
+            self._event_ch.send_nowait(
+                stt.SpeechEvent(
+                    type=stt.SpeechEventType.FINAL_TRANSCRIPT,
+                    request_id=audio.request_id,
+                    alternatives=[_speech_data(commit.words, decoding, self.start_time_offset)],
+                )
+            )
+        self._event_ch.send_nowait(
+            stt.SpeechEvent(
+                type=stt.SpeechEventType.RECOGNITION_USAGE,
+                request_id=audio.request_id,
+                recognition_usage=stt.RecognitionUsage(audio_duration=commit.audio_seconds),
+            )
+        )
+        if commit.last:
+            del self._audio[commit.utterance]
             self._event_ch.send_nowait(
                 stt.SpeechEvent(
                     type=stt.SpeechEventType.END_OF_SPEECH,
-                    request_id=utt.request_id,
-                    speech_end_time=self.start_time + (utt.start + utt.samples) / SAMPLE_RATE,
+                    request_id=audio.request_id,
+                    speech_end_time=self.start_time + commit.end / SAMPLE_RATE,
                 )
             )
-        elif cut > 0:
-            utt.drop_head(cut)
-            utt.agreement.reset(at=self._seconds(utt.start))
-            utt.language = None
+        elif commit.cut is not None:
+            audio.drop_before(commit.cut)
 
-    async def _run_interim(self, utt: _Utterance, generation: int, audio: Any) -> None:
-        language = self._language or (utt.language if utt.agreement.committed else None)
-        began = time.monotonic()
-        try:
-            transcript = await self._whisper._transcribe(audio, language=language)
-        except ProviderError:
-            logger.warning("whisper interim decode failed", exc_info=True)
-            return
-        finally:
-            self._interim_cost = time.monotonic() - began
-        if utt.closed or utt.generation != generation or self._utterance is not utt:
-            return
-        if utt.language is not None and transcript.language != utt.language:
-            utt.agreement.reset(at=self._seconds(utt.start))
-        utt.language = transcript.language
-        offset = self._seconds(utt.start)
-        shifted = [
-            Word(w.text, w.start + offset, w.end + offset, w.probability) for w in transcript.words
-        ]
-        opts = self._whisper._opts
-        if (
-            opts.sentence_commit is not None
-            and utt.samples >= opts.sentence_commit * SAMPLE_RATE
-            and not utt.commit_pending
-            and self._commit_stable_sentence(utt, shifted, transcript)
-        ):
-            return
-        if not utt.agreement.insert(shifted):
-            return
-        if (
-            opts.sentence_commit is not None
-            and utt.samples >= opts.sentence_commit * SAMPLE_RATE
-            and not utt.commit_pending
-        ):
-            # the agreed words may already hold a sentence end the speaker has gone past
-            agreed = [*utt.agreement.committed, *utt.agreement.tentative]
-            ends = [i for i in _boundaries(agreed) if i < len(utt.agreement.committed)]
-            if ends:
-                self._commit(utt, agreed[: ends[-1] + 1], _between(agreed, ends[-1]), transcript)
-                return
-        data = _speech_data(utt.agreement.committed, transcript, 0.0)
+    def _send_interim(self, interim: ShowInterim, decoding: Decoding) -> None:
+        data = _speech_data(interim.stable, decoding, self.start_time_offset)
         assert data.metadata is not None
-        data.metadata["unstable_text"] = join_words(utt.agreement.tentative)
+        data.metadata["unstable_text"] = join_words(interim.unstable)
         self._event_ch.send_nowait(
             stt.SpeechEvent(
                 type=stt.SpeechEventType.INTERIM_TRANSCRIPT,
-                request_id=utt.request_id,
+                request_id=self._audio[interim.utterance].request_id,
                 alternatives=[data],
             )
         )
 
-    def _commit_stable_sentence(
-        self, utt: _Utterance, words: Sequence[Word], transcript: Transcript
-    ) -> bool:
-        """Make the speech up to a stable boundary final, straight away.
-
-        A boundary is where a unit may end (see :func:`_boundaries`: a sentence end, or a
-        clause end after enough words) that the speaker has already talked past. When
-        two consecutive decodes put a boundary at the same time (within
-        ``_BOUNDARY_TOLERANCE``), the words up to the latest such one become a
-        ``FINAL_TRANSCRIPT`` with no decode of their own, even if a word or two inside still
-        flickers between hypotheses, or the punctuation does. Their audio leaves the buffer
-        (cut halfway to the next word) and agreement starts afresh on the rest. This is what
-        lets a monologue be interpreted sentence by sentence.
-        """
-        # the previous decode may have ended right on a sentence end; this one must have heard
-        # the speaker go on past it
-        previous = utt.boundaries
-        utt.boundaries = tuple(words[i].end for i in _boundaries(words, spoken_past=False))
-        for i in reversed(_boundaries(words)):
-            if any(abs(words[i].end - t) <= _BOUNDARY_TOLERANCE for t in previous):
-                return self._commit(utt, words[: i + 1], _between(words, i), transcript)
-        return False
-
-    def _commit(
-        self, utt: _Utterance, keep: Sequence[Word], cut_at: float, transcript: Transcript
-    ) -> bool:
-        """Send ``keep`` as final and drop its audio up to ``cut_at`` (stream seconds)."""
-        cut = round((cut_at - self._seconds(utt.start)) * SAMPLE_RATE)
-        if cut <= 0 or cut > utt.samples:
-            return False
-        self._event_ch.send_nowait(
-            stt.SpeechEvent(
-                type=stt.SpeechEventType.FINAL_TRANSCRIPT,
-                request_id=utt.request_id,
-                alternatives=[_speech_data(list(keep), transcript, 0.0)],
+    async def _run_interim(self, run: RunInterim, audio: npt.NDArray[np.float32]) -> None:
+        decoding: Decoding | None = None
+        began = time.monotonic()
+        try:
+            decoding = await self._whisper._transcribe(
+                audio, language=self._language or run.language
             )
-        )
-        self._event_ch.send_nowait(
-            stt.SpeechEvent(
-                type=stt.SpeechEventType.RECOGNITION_USAGE,
-                request_id=utt.request_id,
-                recognition_usage=stt.RecognitionUsage(audio_duration=cut / SAMPLE_RATE),
-            )
-        )
-        language = utt.language
-        utt.drop_head(cut)
-        utt.agreement.reset(at=self._seconds(utt.start))
-        utt.language = language
-        utt.boundaries = ()
-        return True
+        except ProviderError:
+            logger.warning("whisper interim decode failed", exc_info=True)
+        finally:
+            hypothesis = _hypothesis(decoding) if decoding is not None else None
+            cost = time.monotonic() - began
+            decisions = self._policy.interim_done(run, hypothesis, cost=cost)
+        self._carry_out(decisions, decoding)
 
 
-def _between(words: Sequence[Word], i: int) -> float:
-    """Halfway between the end of ``words[i]`` and the start of the next word."""
-    return (words[i].end + max(words[i + 1].start, words[i].end)) / 2
-
-
-def _boundaries(words: Sequence[Word], *, spoken_past: bool = True) -> list[int]:
-    """Indices of the words a unit may end at, in order: a word ending a sentence, or a
-    clause once the unit has ``_MIN_CLAUSE_WORDS`` words. With ``spoken_past``, only words
-    followed by more speech count (the last word of a hypothesis is never one)."""
-    out: list[int] = []
-    size = 0
-    for i in range(len(words) - 1 if spoken_past else len(words)):
-        size += 1
-        text = words[i].text.strip()
-        if text.endswith(_SENTENCE_END) or (
-            size >= _MIN_CLAUSE_WORDS and text.endswith(_CLAUSE_END)
-        ):
-            out.append(i)
-            size = 0
-    return out
+def _hypothesis(decoding: Decoding) -> Hypothesis:
+    return Hypothesis(
+        words=decoding.words, language=decoding.language, no_speech=decoding.rejected_as_noise
+    )
 
 
 def _pcm(frames: Sequence[rtc.AudioFrame]) -> npt.NDArray[np.int16]:
@@ -775,35 +602,3 @@ def _pcm(frames: Sequence[rtc.AudioFrame]) -> npt.NDArray[np.int16]:
     if len(frames) == 1:
         return np.frombuffer(frames[0].data, dtype=np.int16).copy()
     return np.concatenate([np.frombuffer(f.data, dtype=np.int16) for f in frames])
-
-
-_SENTENCE_END = (".", "!", "?", "。", "！", "？", "…")
-_CLAUSE_END = (",", ";", ":", "，", "；", "：", "、")
-_MIN_CLAUSE_WORDS = 8
-_MICRO_PAUSE = 0.15  # seconds of VAD silence inside an utterance that end a unit
-# Interim decodes wait for this many times the last one's duration in new audio, so a stream
-# spends at most about half its time on previews and a busy CPU previews less often.
-_INTERIM_DUTY = 2.0
-_BOUNDARY_TOLERANCE = 0.5  # seconds
-# Rejections that mean the audio held no speech (a repetition loop may still hide speech).
-_NOT_SPEECH = frozenset({"no_speech", "low_logprob", "hallucination"})
-
-
-def _commit_point(words: Sequence[Word], duration: float, margin: float) -> tuple[list[Word], int]:
-    """Words to commit early from a long buffer, and the sample where the rest begins.
-
-    Keeps the words that end before the last ``margin`` seconds (the tail may be cut
-    mid-word), ending at a unit boundary (:func:`_boundaries`) when one lies in the second
-    half of those words.
-    """
-    eligible = [i for i, w in enumerate(words) if w.end <= duration - margin]
-    if not eligible:
-        return [], 0
-    last = eligible[-1]
-    ends = [i for i in _boundaries(words, spoken_past=False) if last // 2 <= i <= last]
-    if ends:
-        last = ends[-1]
-    cut = words[last].end
-    if last + 1 < len(words):
-        cut = (cut + words[last + 1].start) / 2
-    return list(words[: last + 1]), int(cut * SAMPLE_RATE)

@@ -21,6 +21,7 @@ from livekit.agents import stt
 
 from interpreter.errors import ModelAssetError, UnsupportedLanguageError
 from interpreter.providers import whisper_model
+from interpreter.providers.commit_policy import CommitTimings
 from interpreter.providers.hallucination import (
     drop_unheard_repeat,
     filter_hallucinated_words,
@@ -125,6 +126,7 @@ def engine() -> WhisperSTT:
     return engine
 
 
+@pytest.mark.model
 async def test_stream_sends_stable_interims_then_a_final_with_word_times(
     engine: WhisperSTT, speech: dict[str, npt.NDArray[np.int16]]
 ) -> None:
@@ -161,6 +163,7 @@ async def test_stream_sends_stable_interims_then_a_final_with_word_times(
         assert data.metadata is not None and data.metadata["language_probability"] > 0.5
 
 
+@pytest.mark.model
 @pytest.mark.parametrize(("lang", "expected"), [("en", "en"), ("es", "es")])
 async def test_stream_reports_the_spoken_language(
     engine: WhisperSTT, speech: dict[str, npt.NDArray[np.int16]], lang: str, expected: str
@@ -171,6 +174,7 @@ async def test_stream_reports_the_spoken_language(
     assert {r.language for r in results} == {expected}
 
 
+@pytest.mark.model
 async def test_recognize_returns_a_final_in_the_spoken_language(
     engine: WhisperSTT, speech: dict[str, npt.NDArray[np.int16]]
 ) -> None:
@@ -183,6 +187,7 @@ async def test_recognize_returns_a_final_in_the_spoken_language(
     assert data.words and data.end_time <= len(pcm) / RATE + 0.01
 
 
+@pytest.mark.model
 async def test_language_stays_inside_the_allowed_set(
     speech: dict[str, npt.NDArray[np.int16]],
 ) -> None:
@@ -197,6 +202,7 @@ def test_unknown_to_whisper_language_is_refused_at_construction() -> None:
         WhisperSTT(allowed_languages=[Language("zu")])  # Zulu: a language, not in Whisper
 
 
+@pytest.mark.model
 def test_update_options_changes_prior_and_allowed_set(engine: WhisperSTT) -> None:
     engine.update_options(language_prior=ES)
     try:
@@ -219,6 +225,7 @@ def _music(seconds: float) -> npt.NDArray[np.float32]:
     return np.asarray(tone * beat * 0.3, dtype=np.float32)
 
 
+@pytest.mark.model
 @pytest.mark.parametrize("kind", ["silence", "white noise", "music"])
 async def test_a_minute_without_speech_produces_no_transcript(
     engine: WhisperSTT, kind: str
@@ -235,10 +242,16 @@ async def test_a_minute_without_speech_produces_no_transcript(
     assert all(ev.type != stt.SpeechEventType.INTERIM_TRANSCRIPT for ev in events)
 
 
+@pytest.mark.model
 async def test_a_long_monologue_is_finalised_before_it_ends(
     speech: dict[str, npt.NDArray[np.int16]],
 ) -> None:
-    engine = WhisperSTT(allowed_languages=[EN, ES], max_utterance=8.0, interim_results=False)
+    engine = WhisperSTT(
+        allowed_languages=[EN, ES],
+        # only forced commits end units here: no breath unit before 6 s
+        timings=CommitTimings(interim_interval=1.0, sentence_commit=6.0, max_utterance=8.0),
+        interim_results=False,
+    )
     gap = silence(0.2)  # shorter than the VAD's end-of-speech silence: one long utterance
     parts = [speech[f"monologue{i}"] for i in range(len(MONOLOGUE))]
     pcm = np.concatenate([parts[0], gap, parts[1], gap, parts[2], gap])
@@ -258,6 +271,7 @@ async def test_a_long_monologue_is_finalised_before_it_ends(
         assert said.count(marker) == 1, said
 
 
+@pytest.mark.model
 async def test_a_short_pause_ends_a_unit_while_the_speaker_goes_on(
     speech: dict[str, npt.NDArray[np.int16]],
 ) -> None:
@@ -266,7 +280,9 @@ async def test_a_short_pause_ends_a_unit_while_the_speaker_goes_on(
     # second is still being spoken, whatever punctuation Whisper would have put there.
     # no interim decodes: no sentence found by agreement can end the unit, only the pause
     engine = WhisperSTT(
-        allowed_languages=[EN, ES], sentence_commit=2.0, max_utterance=15.0, interim_results=False
+        allowed_languages=[EN, ES],
+        timings=CommitTimings(sentence_commit=2.0, max_utterance=15.0),
+        interim_results=False,
     )
     first, second = speech["monologue0"], speech["monologue1"]
     pcm = np.concatenate([silence(0.3), first, silence(0.25), second, silence(1.0)])
@@ -412,6 +428,7 @@ def test_an_uninstalled_part_package_names_the_pip_package(
         whisper_model.assemble_whisper_model(tmp_path / "cache")
 
 
+@pytest.mark.model
 def test_the_model_is_loaded_once_per_process() -> None:
     assert load_whisper_model() is load_whisper_model()
     model_bin = whisper_model.whisper_model_dir() / "model.bin"
