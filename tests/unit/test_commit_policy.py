@@ -428,3 +428,13 @@ def test_decode_requests_carry_the_language_heard_so_far() -> None:
     assert isinstance(unit, DecodeUnit)
     request = replay.policy.begin(unit)
     assert isinstance(request, DecodeRequest) and request.language == EN
+
+
+def test_settings_override_only_the_timings_they_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    from interpreter.config import load_settings
+
+    assert load_settings().commit_timings() == CommitTimings()
+    monkeypatch.setenv("INTERPRETER_STT_MAX_UTTERANCE", "12")
+    monkeypatch.setenv("INTERPRETER_VAD_MIN_SILENCE", "0.7")
+    timings = load_settings().commit_timings()
+    assert timings == CommitTimings(max_utterance=12.0, vad_min_silence=0.7)
