@@ -281,8 +281,11 @@ class SpeakerAgent:
                 await self.refresh()
             except Exception as e:
                 count_failure("demand-refresh", e)
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._refresh_needed.wait(), self.tunings.demand_poll)
+            # asyncio.timeout, not wait_for: on Python 3.11, wait_for loses a cancellation
+            # that arrives in the same tick as the event, and the loop would never end
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.tunings.demand_poll):
+                    await self._refresh_needed.wait()
             self._refresh_needed.clear()
 
     def request_refresh(self, *_: object) -> None:

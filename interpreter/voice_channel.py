@@ -38,6 +38,8 @@ TRAILING_SILENCE = 0.1
 QUIET_DBFS = -45.0
 """A frame below this RMS level is silence."""
 SOURCE_QUEUE_MS = 400
+TRIM_RESOLUTION_MS = 10
+"""Silence is judged (and cut) in pieces of this many milliseconds."""
 
 AudioSourceFactory = Callable[[], rtc.AudioSource]
 """Makes the audio source of a language track (48 kHz mono)."""
@@ -69,12 +71,34 @@ class TrailTrimmer:
         out: list[rtc.AudioFrame] = []
         kept = 0
         for frame in self._held:
-            if kept >= round(self._keep * frame.sample_rate):
+            room = round(self._keep * frame.sample_rate) - kept
+            if room <= 0:
                 break
+            if frame.samples_per_channel > room:  # a frame longer than what is left: cut it
+                pcm = np.frombuffer(frame.data, dtype=np.int16)[: room * frame.num_channels]
+                frame = rtc.AudioFrame(pcm.tobytes(), frame.sample_rate, frame.num_channels, room)
             out.append(frame)
             kept += frame.samples_per_channel
         self._held = []
         return out
+
+
+def _slices(frame: rtc.AudioFrame, ms: int = TRIM_RESOLUTION_MS) -> list[rtc.AudioFrame]:
+    """``frame`` in pieces of ``ms`` (a TTS emits 200 ms frames; silence is judged finer)."""
+    n = frame.sample_rate * ms // 1000
+    if frame.samples_per_channel <= n:
+        return [frame]
+    pcm = np.frombuffer(frame.data, dtype=np.int16)
+    step = n * frame.num_channels
+    return [
+        rtc.AudioFrame(
+            pcm[i : i + step].tobytes(),
+            frame.sample_rate,
+            frame.num_channels,
+            len(pcm[i : i + step]) // frame.num_channels,
+        )
+        for i in range(0, len(pcm), step)
+    ]
 
 
 def _quiet(frame: rtc.AudioFrame) -> bool:
@@ -152,10 +176,8 @@ class VoiceChannel:
         if self._publication is not None and self._room.isconnected():
             # bounded: while the room is disconnecting the answer may never come
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(
-                    self._room.local_participant.unpublish_track(self._publication.sid),
-                    UNPUBLISH_TIMEOUT,
-                )
+                async with asyncio.timeout(UNPUBLISH_TIMEOUT):
+                    await self._room.local_participant.unpublish_track(self._publication.sid)
             logger.info("language track unpublished", extra={"language": self.language})
         await self._source.aclose()
         await self._tts.aclose()
@@ -200,8 +222,9 @@ class VoiceChannel:
                         metrics.FIRST_AUDIO.labels(self.language).observe(
                             self._clock() - unit.speech_end
                         )
-                    for out in trimmer.push(frame):
-                        await self._source.capture_frame(out)
+                    for piece in _slices(frame):
+                        for out in trimmer.push(piece):
+                            await self._source.capture_frame(out)
         for out in trimmer.end():
             await self._source.capture_frame(out)
 

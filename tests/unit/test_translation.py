@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from interpreter.errors import ProviderError, UnsupportedLanguageError
+from interpreter.testing.fakes import FakeTranslation
 from interpreter.translation import (
     ApertiumEngine,
     Pair,
@@ -18,6 +19,7 @@ from interpreter.translation import (
     TranslationRouter,
     discover_apertium_modes,
 )
+from interpreter.translation.engine import Translation
 from languages import Language
 
 EN, ES, FR, CA, DE = (Language(c) for c in ("en", "es", "fr", "ca", "de"))
@@ -267,3 +269,40 @@ async def test_default_table_ranks_the_pivot_for_catalan_to_english(
     router = TranslationRouter(engines=[apertium])
     assert router.routes("ca", "en")[0].name == "apertium>es>apertium"
     assert router.routes("en", "es")[0].name == "apertium"
+
+
+# --- which engine answered, and the deadline -------------------------------------------------
+
+
+async def test_the_router_names_the_route_that_answered() -> None:
+    a = FakeEngine("a", [("en", "es"), ("es", "fr")])
+    llm = FakeEngine("llm", [("en", "es")], fail=True)
+    router = TranslationRouter(engines=[a], preferred=llm, quality={})
+    out = await router.translate_with_engine("hello", source=EN, target=ES)
+    assert out.engine == "a"  # the LLM failed; not "router"
+    pivot = await router.translate_with_engine("hello", source=EN, target=FR)
+    assert pivot.engine == "a>es>a"
+    direct = await a.translate_with_engine("hello", source=EN, target=ES)
+    assert direct.engine == "a" and direct.text == await a.translate("hello", source=EN, target=ES)
+
+
+async def test_a_preferred_engine_that_runs_out_of_time_leaves_the_fallback_room() -> None:
+    slow = FakeTranslation(name="llm", languages=("en", "es"), delay=60.0)
+    fast = FakeTranslation(name="apertium", languages=("en", "es"))
+    router = TranslationRouter(engines=[fast], preferred=slow, quality={}, fallback_reserve=0.1)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    out = await router.translate_with_engine("hello", source=EN, target=ES, within=0.3)
+    assert out == Translation(text="[es] hello", engine="apertium")
+    assert loop.time() - started < 0.3
+    assert slow.calls
+
+
+async def test_a_deadline_no_route_meets_is_a_retryable_provider_error() -> None:
+    slow = FakeTranslation(name="slow", languages=("en", "es"), delay=60.0)
+    router = TranslationRouter(engines=[slow], quality={})
+    with pytest.raises(ProviderError) as e:
+        await router.translate_with_engine("hello", source=EN, target=ES, within=0.05)
+    assert e.value.retryable
+    with pytest.raises(ProviderError):
+        await slow.translate_with_engine("hello", source=EN, target=ES, within=0.05)

@@ -1,9 +1,18 @@
 from __future__ import annotations
 
-import numpy as np
-from livekit import rtc
+import asyncio
+from collections.abc import Callable
 
-from interpreter.voice_channel import OUTPUT_RATE, TrailTrimmer
+import numpy as np
+import pytest
+from livekit import rtc
+from prometheus_client import REGISTRY
+
+from interpreter import tasks
+from interpreter.pacing import Pacing
+from interpreter.testing.fakes import FakeAudioSource, FakeClock, FakeRoom, FakeTTS
+from interpreter.voice_channel import OUTPUT_RATE, TrailTrimmer, VoiceChannel, VoiceUnit
+from languages import Language
 
 
 def frame(level: float, ms: int = 10) -> rtc.AudioFrame:
@@ -42,3 +51,138 @@ def test_quiet_speech_is_not_taken_for_silence() -> None:
     trimmer = TrailTrimmer(keep=0.0)
     played = trimmer.push(frame(0.02)) + trimmer.end()  # about -37 dBFS RMS
     assert seconds(played) == 0.01
+
+
+# --- the channel on fakes ------------------------------------------------------------------------
+
+
+def sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+async def eventually(check: Callable[[], bool], *, within: float = 2.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while not check():
+        assert loop.time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.005)
+
+
+def channel(
+    room: FakeRoom, voice: FakeTTS, clock: FakeClock, language: str = "pt-BR"
+) -> tuple[VoiceChannel, FakeAudioSource]:
+    source = FakeAudioSource()
+    ch = VoiceChannel(
+        room=room,  # type: ignore[arg-type]
+        language=Language(language),
+        tts=voice,
+        pacing=Pacing(max_lag=4.0, relaxed=1.0, full_speed=2.5, max_speed=1.3),
+        clock=clock,
+        audio_source=lambda: source,
+    )
+    return ch, source
+
+
+async def test_the_track_is_named_with_its_language_and_units_are_voiced_in_order() -> None:
+    room, clock, voice = FakeRoom(), FakeClock(), FakeTTS(seconds=0.1)
+    ch, source = channel(room, voice, clock)
+    await ch.start()
+    try:
+        assert room.local_participant.published == ["pt-BR"]
+        for i in range(3):
+            ch.say(VoiceUnit(segment_id=f"s{i}", text=f"unit {i}", speech_end=clock()))
+        await eventually(lambda: len(voice.spoken) == 3 and source.seconds >= 0.3)
+        assert [text for text, _ in voice.spoken] == ["unit 0", "unit 1", "unit 2"]
+        # each unit ends with the framework's 10 ms end-of-segment marker
+        assert source.seconds == pytest.approx(0.3 + 3 * 0.01)
+        assert all(f.sample_rate == OUTPUT_RATE for f in source.frames)
+    finally:
+        await ch.aclose()
+    assert room.local_participant.published == []
+    assert voice.closed
+
+
+async def test_a_voiced_unit_keeps_a_tenth_of_a_second_of_its_trailing_silence() -> None:
+    room, clock, voice = FakeRoom(), FakeClock(), FakeTTS(seconds=0.2, silence=0.5)
+    ch, source = channel(room, voice, clock)
+    await ch.start()
+    try:
+        ch.say(VoiceUnit(segment_id="s", text="hola", speech_end=clock()))
+        await eventually(lambda: bool(voice.spoken) and source.seconds >= 0.3)
+        await asyncio.sleep(0.02)
+        assert source.seconds == pytest.approx(0.3)  # 0.2 s of voice, 0.1 s of its silence
+    finally:
+        await ch.aclose()
+
+
+async def test_under_lag_the_voice_speeds_up_and_stale_units_are_skipped_and_counted() -> None:
+    room, clock, voice = FakeRoom(), FakeClock(), FakeTTS(seconds=0.05)
+    ch, _ = channel(room, voice, clock, "es")
+    skipped = sample("interpreter_voice_skipped_total", target_language="es")
+    sped_up = sample("interpreter_voice_speedup_total", target_language="es")
+    await ch.start()
+    try:
+        now = clock()
+        ch.say(VoiceUnit(segment_id="on-time", text="a", speech_end=now - 0.5))
+        ch.say(VoiceUnit(segment_id="late", text="b", speech_end=now - 1.75))
+        ch.say(VoiceUnit(segment_id="later", text="c", speech_end=now - 3.0))
+        ch.say(VoiceUnit(segment_id="stale", text="d", speech_end=now - 4.5))
+        ch.say(VoiceUnit(segment_id="next", text="e", speech_end=now))
+        await eventually(lambda: len(voice.spoken) == 4)
+        assert voice.spoken == [("a", 1.0), ("b", 1.15), ("c", 1.3), ("e", 1.0)]
+        assert sample("interpreter_voice_skipped_total", target_language="es") == skipped + 1
+        assert sample("interpreter_voice_speedup_total", target_language="es") == sped_up + 2
+    finally:
+        await ch.aclose()
+
+
+async def test_a_failed_unit_is_counted_and_the_next_one_is_voiced() -> None:
+    room, clock, voice = FakeRoom(), FakeClock(), FakeTTS(seconds=0.05, failures=1)
+    ch, source = channel(room, voice, clock, "fr")
+    before = sample("interpreter_stage_errors_total", stage="tts", language="fr")
+    await ch.start()
+    try:
+        ch.say(VoiceUnit(segment_id="s1", text="un", speech_end=clock()))
+        ch.say(VoiceUnit(segment_id="s2", text="deux", speech_end=clock()))
+        await eventually(lambda: len(voice.spoken) == 2 and source.seconds >= 0.06)
+        await asyncio.sleep(0.02)
+        assert sample("interpreter_stage_errors_total", stage="tts", language="fr") == before + 1
+        assert source.seconds == pytest.approx(0.05 + 0.01)  # one unit and its end marker
+    finally:
+        await ch.aclose()
+
+
+async def test_publishing_the_track_is_retried(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tasks, "RETRY_FIRST_DELAY", 0.001)
+    room, clock, voice = FakeRoom(), FakeClock(), FakeTTS()
+    room.local_participant.publish_failures = 2
+    before = sample("interpreter_retries_total", operation="publish_track")
+    ch, _ = channel(room, voice, clock, "de")
+    await ch.start()
+    try:
+        assert room.local_participant.published == ["de"]
+        assert sample("interpreter_retries_total", operation="publish_track") == before + 2
+    finally:
+        await ch.aclose()
+
+
+async def test_a_track_that_never_publishes_raises_after_bounded_retries(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(tasks, "RETRY_FIRST_DELAY", 0.001)
+    room, clock, voice = FakeRoom(), FakeClock(), FakeTTS()
+    room.local_participant.publish_failures = 100
+    ch, _ = channel(room, voice, clock, "de")
+    with pytest.raises(RuntimeError):
+        await ch.start()
+    await ch.aclose()
+    assert room.local_participant.publish_failures == 100 - tasks.RETRY_ATTEMPTS
+
+
+def test_held_silence_in_long_frames_is_cut_to_the_limit() -> None:
+    trimmer = TrailTrimmer(keep=0.1)
+    played = trimmer.push(frame(0.3, ms=200))
+    for f in [frame(0.0, ms=200)] * 3:
+        played += trimmer.push(f)
+    played += trimmer.end()
+    assert seconds(played) == pytest.approx(0.3)

@@ -1,0 +1,264 @@
+"""The per-speaker agent in a fake room: how it follows who is there and what they want."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+import pytest
+from prometheus_client import REGISTRY
+
+from interpreter import tasks
+from interpreter.agent import AgentTunings, SpeakerAgent, agent_join_arguments
+from interpreter.config import load_settings
+from interpreter.demand import DEMAND_POLL
+from interpreter.pacing import Pacing
+from interpreter.testing.fakes import FakeAudioSource, FakeClock, FakeRoom, FakeStack
+from languages import Language
+
+EN, ES, FR = Language("en"), Language("es"), Language("fr")
+LINGER = 5.0
+
+
+def sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+async def eventually(check: Callable[[], bool], *, within: float = 2.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while not check():
+        assert loop.time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.005)
+
+
+class Scene:
+    """A room with the speaker ``ana`` (Spanish) and her agent."""
+
+    def __init__(self, *, role: str | None = None, poll: float = 60.0) -> None:
+        self.room = FakeRoom(name="meeting")
+        attributes = {"language": "es"} | ({"role": role} if role else {})
+        self.room.join("ana", attributes=attributes, name="Ana Lima")
+        self.clock = FakeClock()
+        self.stack = FakeStack()
+        self.left: list[str] = []
+        self.agent = SpeakerAgent(
+            room=self.room,  # type: ignore[arg-type]
+            speaker_identity="ana",
+            speaker_name="Ana Lima",
+            providers=self.stack,
+            tunings=AgentTunings(demand_linger=LINGER, demand_poll=poll),
+            on_speaker_left=lambda: self.left.append("ana"),
+            clock=self.clock,
+            monotonic=self.clock,
+            audio_source=FakeAudioSource,
+        )
+
+    @property
+    def tracks(self) -> list[str]:
+        return self.room.local_participant.published
+
+    @property
+    def languages_attribute(self) -> str | None:
+        return self.room.local_participant.attributes.get("interpreter.languages")
+
+
+@pytest.fixture
+async def scene() -> Scene:
+    return Scene()
+
+
+async def test_a_listener_with_a_new_language_gets_a_target_a_track_and_the_attribute() -> None:
+    s = Scene()
+    try:
+        await s.agent.refresh()
+        assert s.tracks == [] and s.languages_attribute == ""
+        s.room.join("lena", language="en")
+        await s.agent.refresh()
+        assert s.agent.pipeline.targets == {EN}
+        assert s.tracks == ["en"]
+        assert s.languages_attribute == "en"
+        s.room.join("pablo", language="es")  # the speaker's own language: nothing to add
+        s.room.join("fred", language="fr")
+        await s.agent.refresh()
+        assert sorted(s.tracks) == ["en", "fr"]
+        assert s.languages_attribute == "en,fr"
+        # the STT is told which languages may be spoken, the speaker's as the prior
+        last = s.stack.stt_instance.options[-1]
+        assert set(last["allowed_languages"]) == {EN, ES, FR}
+        assert last["language_prior"] == ES
+    finally:
+        await s.agent.aclose()
+
+
+async def test_a_leaving_listeners_language_goes_only_after_the_linger() -> None:
+    s = Scene()
+    try:
+        s.room.join("lena", language="en")
+        await s.agent.refresh()
+        s.room.leave("lena")
+        await s.agent.refresh()
+        s.clock.advance(LINGER - 0.1)
+        await s.agent.refresh()
+        assert s.tracks == ["en"] and s.languages_attribute == "en"
+        s.clock.advance(0.2)
+        await s.agent.refresh()
+        assert s.tracks == []
+        assert s.languages_attribute == ""
+        assert s.room.local_participant.tracks[0].unpublished
+    finally:
+        await s.agent.aclose()
+
+
+async def test_an_interpreter_is_captioned_and_not_translated() -> None:
+    s = Scene(role="interpreter")
+    try:
+        s.room.join("lena", language="en")
+        await s.agent.refresh()
+        assert s.agent.pipeline.interpreter
+        assert s.agent.pipeline.targets == frozenset()
+        assert s.tracks == []
+    finally:
+        await s.agent.aclose()
+
+
+async def test_room_events_wake_the_demand_loop_and_the_speaker_leaving_ends_the_job() -> None:
+    s = Scene(poll=60.0)  # no polling within the test: only events can trigger a refresh
+    s.agent.start()
+    try:
+        await eventually(lambda: s.languages_attribute == "")
+        s.room.join("lena", language="en")
+        await eventually(lambda: s.tracks == ["en"])
+        s.room.set_attributes("lena", {"language": "fr"})
+        await eventually(lambda: "fr" in s.tracks)
+        s.room.leave("lena")
+        assert s.left == []  # a listener leaving does not end the job
+        s.room.leave("ana")
+        assert s.left == ["ana"]
+    finally:
+        await s.agent.aclose()
+
+
+async def test_the_agent_subscribes_to_the_speakers_microphone_when_it_appears() -> None:
+    s = Scene()
+    s.agent.start()
+    try:
+        other = s.room.join("lena", language="en")
+        s.room.publish_microphone("lena")
+        mic = s.room.publish_microphone("ana")
+        assert mic.subscribed
+        assert not any(p.subscribed for p in other.track_publications.values())
+    finally:
+        await s.agent.aclose()
+
+
+async def test_failed_track_publishing_and_attribute_setting_are_retried(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(tasks, "RETRY_FIRST_DELAY", 0.001)
+    s = Scene()
+    s.room.local_participant.publish_failures = 2
+    s.room.local_participant.attribute_failures = 2
+    try:
+        s.room.join("lena", language="en")
+        await s.agent.refresh()
+        assert s.tracks == ["en"]
+        assert s.languages_attribute == "en"
+    finally:
+        await s.agent.aclose()
+
+
+async def test_a_refresh_that_keeps_failing_is_counted_and_the_demand_loop_goes_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(tasks, "RETRY_FIRST_DELAY", 0.001)
+    before = sample("interpreter_task_failures_total", task="demand-refresh")
+    s = Scene(poll=0.01)
+    # more failures than one refresh retries: the first refresh fails, a later one succeeds
+    s.room.local_participant.attribute_failures = tasks.RETRY_ATTEMPTS + 1
+    s.room.join("lena", language="en")
+    s.agent.start()
+    try:
+        await eventually(lambda: s.languages_attribute == "en")
+        assert sample("interpreter_task_failures_total", task="demand-refresh") == before + 1
+    finally:
+        await s.agent.aclose()
+
+
+async def test_a_track_that_cannot_be_published_is_tried_again_on_the_next_refresh(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(tasks, "RETRY_FIRST_DELAY", 0.001)
+    s = Scene()
+    s.room.local_participant.publish_failures = tasks.RETRY_ATTEMPTS
+    try:
+        s.room.join("lena", language="en")
+        await s.agent.refresh()
+        assert s.tracks == [] and s.languages_attribute == ""
+        await s.agent.refresh()
+        assert s.tracks == ["en"] and s.languages_attribute == "en"
+    finally:
+        await s.agent.aclose()
+
+
+async def test_a_failed_speaker_audio_task_is_logged_with_its_traceback_and_counted(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    s = Scene()
+    before = sample("interpreter_task_failures_total", task="speaker-pipeline")
+    mic = s.room.publish_microphone("ana")
+    try:
+        with caplog.at_level(logging.ERROR, logger="interpreter.tasks"):
+            # not a real track: reading its audio fails
+            s.agent.on_track_subscribed(
+                object(),  # type: ignore[arg-type]
+                mic,  # type: ignore[arg-type]
+                s.room.remote_participants["ana"],  # type: ignore[arg-type]
+            )
+            await eventually(
+                lambda: (
+                    sample("interpreter_task_failures_total", task="speaker-pipeline") == before + 1
+                )
+            )
+        failure = [r for r in caplog.records if r.message == "background task failed"]
+        assert failure and failure[0].exc_info is not None
+        assert failure[0].__dict__["task"] == "speaker-pipeline"
+    finally:
+        await s.agent.aclose()
+
+
+def test_the_agent_joins_as_translator_of_its_speaker() -> None:
+    join = agent_join_arguments("ana", "Ana Lima")
+    assert join.identity == "translator-ana"
+    assert join.attributes == {"interpreter.source": "ana", "interpreter.languages": ""}
+    assert join.name == "Translator (Ana Lima)"
+
+
+def test_tunings_come_from_settings_and_only_what_is_set_overrides() -> None:
+    default = AgentTunings.from_settings(load_settings())
+    assert default == AgentTunings()
+    assert default.demand_poll == DEMAND_POLL
+    tuned = AgentTunings.from_settings(load_settings(pacing_max_lag=6.0, demand_linger=1.5))
+    assert tuned.pacing == Pacing(max_lag=6.0)
+    assert tuned.demand_linger == 1.5
+    assert tuned.demand_poll == default.demand_poll
+    assert tuned.translation_timeout == default.translation_timeout
+
+
+def test_settings_refuse_inconsistent_pacing(monkeypatch: pytest.MonkeyPatch) -> None:
+    from interpreter.errors import ConfigError
+
+    monkeypatch.setenv("INTERPRETER_PACING_RELAXED", "3")
+    monkeypatch.setenv("INTERPRETER_PACING_FULL_SPEED", "2")
+    with pytest.raises(ConfigError):
+        load_settings()
+
+
+async def test_the_agent_closes_even_when_a_room_event_arrives_as_it_closes() -> None:
+    s = Scene(poll=60.0)
+    s.agent.start()
+    await eventually(lambda: s.languages_attribute == "")
+    s.room.join("lena", language="en")  # wakes the demand loop in the tick it is cancelled
+    async with asyncio.timeout(2):
+        await s.agent.aclose()
