@@ -55,7 +55,8 @@ _READ_LIMIT = 4 * 1024 * 1024
 def discover_apertium_modes(datadir: str | Path | None = None) -> dict[Pair, str]:
     """Map each installed translation direction to its Apertium mode name.
 
-    Modes are read from ``<datadir>/modes`` (``/usr/share/apertium`` unless given; the setting is ``INTERPRETER_APERTIUM_DATADIR``);
+    Modes are read from ``<datadir>/modes`` (``/usr/share/apertium`` unless
+    given; the setting is ``INTERPRETER_APERTIUM_DATADIR``);
     ``eng-spa`` becomes ``("en", "es")`` and a regional variant such as ``es-pt_BR`` becomes
     ``("es", "pt-BR")``. Dialect variants and languages the project does not know are skipped.
     """
