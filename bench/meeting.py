@@ -48,7 +48,7 @@ from livekit import rtc
 from interpreter.config import DEV_API_KEY, DEV_API_SECRET, load_settings
 from interpreter.livekit_server import LiveKitServer, ensure_server_binary
 from interpreter.testing.audio import read_wav, speak_to_wav
-from interpreter.testing.clients import Listener, Speaker, join_listener
+from interpreter.testing.clients import ListeningClient, Speaker, join_listener
 from interpreter.testing.livekit import LiveKitFixture, WorkerProcess, free_server_ports, wait_for
 
 RESULTS = Path(__file__).parent / "results"
@@ -173,7 +173,7 @@ def onsets(chunks: list[tuple[float, np.ndarray]], *, gap: float = 0.15) -> list
     return found
 
 
-def measure(run: Run, listeners: dict[str, Listener]) -> dict[str, Any]:
+def measure(run: Run, listeners: dict[str, ListeningClient]) -> dict[str, Any]:
     caption_lat: list[tuple[float, float]] = []  # (phrase end relative to start, latency)
     voice_lat: list[float] = []
     detail: list[dict[str, Any]] = []
@@ -315,8 +315,8 @@ def _translator_tracks(lang: str) -> Any:
 
 async def join_listeners(
     lk: LiveKitFixture, room: str, rooms: list[rtc.Room]
-) -> dict[str, Listener]:
-    listeners: dict[str, Listener] = {}
+) -> dict[str, ListeningClient]:
+    listeners: dict[str, ListeningClient] = {}
     for ident, lang in (("lena", "en"), ("fleur", "fr")):
         listeners[lang] = await join_listener(
             lk, room, ident, lang, want_track=_translator_tracks(lang)

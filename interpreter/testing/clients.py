@@ -81,7 +81,7 @@ class ReceivedCaption:
 
 
 @dataclass
-class Listener:
+class ListeningClient:
     """Records every caption (text streams and data messages) and the audio of tracks whose
     name is accepted by ``want_track``."""
 
@@ -181,10 +181,12 @@ async def join_listener(
     language: str,
     *,
     want_track: TrackFilter | None = None,
-) -> Listener:
+) -> ListeningClient:
     """Join ``room`` as someone who wants ``language``, subscribing to no track but those
     ``want_track`` accepts, and start recording (the room is ``listener.room``)."""
     r = await lk.connect(room, identity, attributes={"language": language}, auto_subscribe=False)
-    listener = Listener(r) if want_track is None else Listener(r, want_track=want_track)
+    listener = (
+        ListeningClient(r) if want_track is None else ListeningClient(r, want_track=want_track)
+    )
     listener.start()
     return listener

@@ -16,7 +16,7 @@ from aiohttp import web
 from captions.segments import Caption
 from captions.store import Meeting
 from interpreter.testing.audio import resample, write_wav
-from interpreter.testing.clients import Listener, Speaker, join_listener
+from interpreter.testing.clients import ListeningClient, Speaker, join_listener
 from interpreter.testing.livekit import LiveKitFixture, WorkerProcess, free_port, wait_for
 from interpreter.testing.speech import ENGLISH, SPANISH, SPANISH_IN_ENGLISH, chrf, render
 from languages import Language, detect_language
@@ -53,7 +53,7 @@ def subscribed(snapshot: dict[str, Any]) -> set[tuple[str, str]]:
     return {(s["participant"], s["track"]) for s in snapshot["subscribed"]}
 
 
-def translator_tracks(listener: Listener, speaker: str) -> set[str]:
+def translator_tracks(listener: ListeningClient, speaker: str) -> set[str]:
     agent = listener.room.remote_participants.get(f"translator-{speaker}")
     return {pub.name for pub in agent.track_publications.values()} if agent else set()
 
