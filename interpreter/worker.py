@@ -13,8 +13,10 @@ import asyncio
 import contextlib
 import logging
 import signal
+import warnings
 from typing import Any
 
+from jwt.warnings import InsecureKeyLengthWarning
 from livekit.agents import AgentServer, JobProcess, JobRequest, utils
 from livekit.agents.worker import ServerType
 from livekit.protocol import models
@@ -132,4 +134,18 @@ async def _recover_orphans(server: AgentServer, settings: Settings) -> None:
 
 def run_worker(settings: Settings) -> None:
     """Run the worker until SIGINT/SIGTERM; jobs in flight are closed on the way out."""
+    announce_dev_keys(settings)
     asyncio.run(_serve(settings))
+
+
+def announce_dev_keys(settings: Settings) -> None:
+    """With the public development keys, say so once, and silence PyJWT's warning about their
+    short secret, which it would repeat on every signature (the worker signs an API call every
+    orphan sweep). Configuration refuses short secrets otherwise."""
+    if not settings.dev_keys:
+        return
+    warnings.filterwarnings("ignore", category=InsecureKeyLengthWarning)
+    logger.warning(
+        "development keys in use: anyone can mint tokens for this LiveKit server;"
+        " set LIVEKIT_API_KEY and LIVEKIT_API_SECRET for real use"
+    )
