@@ -41,7 +41,7 @@ class EmbeddedStack:
             min_silence_duration=timings.vad_min_silence,
             prefix_padding_duration=timings.vad_prefix_padding,
         )
-        whisper = WhisperSTT(timings=timings)
+        whisper = WhisperSTT(timings=timings, cache_dir=self._settings.cache_dir)
         whisper.prewarm()
         whisper.warm_up()
         LocalTTS(language=Language("en")).prewarm()
@@ -61,6 +61,7 @@ class EmbeddedStack:
             allowed_languages=usable or None,
             language_prior=prior,
             timings=self._settings.commit_timings(),
+            cache_dir=self._settings.cache_dir,
         )
 
     def translation(self) -> TranslationEngine:
@@ -69,7 +70,8 @@ class EmbeddedStack:
             from interpreter.translation import ApertiumEngine, TranslationRouter
 
             self._translation = TranslationRouter(
-                engines=(ApertiumEngine(),), preferred=self._llm_translation()
+                engines=(ApertiumEngine(datadir=self._settings.apertium_datadir),),
+                preferred=self._llm_translation(),
             )
         return self._translation
 

@@ -46,6 +46,7 @@ import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -154,7 +155,8 @@ class WhisperSTT(stt.STT[Literal["metrics_collected", "error"]]):
     * ``vad``: a livekit VAD (default :func:`default_vad`, Silero loaded once per process).
     * ``decoder``: a ready :class:`WhisperDecoder` (default: the packaged Whisper base, loaded
       on first use or by :meth:`prewarm`, with ``cpu_threads`` threads and ``padding`` s of
-      encoder padding; ``None`` padding encodes the full 30 s window).
+      encoder padding; ``None`` padding encodes the full 30 s window; the model is assembled
+      under ``cache_dir``, default ``INTERPRETER_CACHE_DIR``'s default).
     * ``timings``: when units end, and the default VAD's silence and padding
       (:class:`~interpreter.providers.commit_policy.CommitTimings`; its defaults are the
       production values).
@@ -170,6 +172,7 @@ class WhisperSTT(stt.STT[Literal["metrics_collected", "error"]]):
         vad: vad.VAD | None = None,
         decoder: WhisperDecoder | None = None,
         cpu_threads: int = 2,
+        cache_dir: Path | None = None,
         padding: float | None = 1.5,
         prior_weight: float = 3.0,
         interim_results: bool = True,
@@ -200,6 +203,7 @@ class WhisperSTT(stt.STT[Literal["metrics_collected", "error"]]):
         self._decoder = decoder
         self._decoder_lock = threading.Lock()
         self._cpu_threads = cpu_threads
+        self._cache_dir = cache_dir
         self._padding = padding
         self._prior_weight = prior_weight
 
@@ -253,7 +257,7 @@ class WhisperSTT(stt.STT[Literal["metrics_collected", "error"]]):
     def _load_decoder(self) -> WhisperDecoder:
         with self._decoder_lock:
             if self._decoder is None:
-                model = load_whisper_model(cpu_threads=self._cpu_threads)
+                model = load_whisper_model(cpu_threads=self._cpu_threads, cache_dir=self._cache_dir)
                 self._decoder = WhisperDecoder(
                     model=model, padding=self._padding, prior_weight=self._prior_weight
                 )

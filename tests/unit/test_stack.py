@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import pytest
 
 from interpreter.config import load_settings
@@ -40,3 +43,22 @@ def test_stt_is_limited_to_languages_whisper_knows() -> None:
         Language("en"),
         Language("es"),
     )
+
+
+def test_the_cache_directory_setting_reaches_the_speech_model(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from interpreter.providers import whisper_stt
+
+    loaded: list[dict[str, Any]] = []
+
+    def fake_load(**kwargs: Any) -> object:
+        loaded.append(kwargs)
+        return object()
+
+    monkeypatch.setattr(whisper_stt, "load_whisper_model", fake_load)
+    monkeypatch.setattr(whisper_stt, "default_vad", lambda **_: object())
+    stack = EmbeddedStack(load_settings(cache_dir=tmp_path))
+    stt = stack.stt(allowed=[Language("es")], prior=None)
+    stt._load_decoder()  # type: ignore[attr-defined]
+    assert loaded and loaded[0]["cache_dir"] == tmp_path
