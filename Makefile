@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export PYTHONPATH := $(CURDIR)
 PY := $(CURDIR)/.venv/bin/python
 
-.PHONY: up test setup setup-test lint typecheck unit integration bench clean
+.PHONY: up test setup setup-test lint typecheck unit models integration bench clean
 
 up: setup
 	$(PY) -m interpreter up
@@ -25,7 +25,10 @@ typecheck:
 	$(PY) -m mypy
 
 unit: setup-test
-	$(PY) -m pytest -m "not integration"
+	$(PY) -m pytest -m "not integration and not model"
+
+models: setup-test
+	$(PY) -m pytest -m "model and not integration"
 
 integration: setup-test
 	$(PY) -m pytest -m integration

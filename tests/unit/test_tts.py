@@ -16,6 +16,9 @@ from interpreter.providers.audio import parse_wav, to_output_pcm
 from interpreter.providers.espeak_tts import EspeakTTS
 from interpreter.providers.local_tts import LocalTTS, voiced_languages, voices_for
 
+# real engines: Piper's neural voice and espeak-ng
+pytestmark = pytest.mark.model
+
 EN_TEXT = "The committee will meet again next Tuesday to discuss the budget."
 ES_TEXT = "El comité se reunirá de nuevo el próximo martes para hablar del presupuesto."
 
