@@ -45,7 +45,14 @@ fi
   exit 1
 }
 pyver="$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
-key="$( (cat "$root/pyproject.toml"; echo "$pyver") | sha256sum | cut -c1-16)"
+# keyed by the dependency lists only: editing test markers or lint settings needs no new venv
+deps="$("$python" - "$root/pyproject.toml" <<'PY'
+import json, sys, tomllib
+project = tomllib.load(open(sys.argv[1], "rb"))["project"]
+print(json.dumps([project["dependencies"], project.get("optional-dependencies", {})], sort_keys=True))
+PY
+)"
+key="$( (echo "$deps"; echo "$pyver") | sha256sum | cut -c1-16)"
 venv="$cache/venv/py$pyver-$key"
 if [ ! -f "$venv/.complete" ]; then
   say "creating the Python environment in $venv (once per dependency set)"
