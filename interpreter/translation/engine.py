@@ -13,13 +13,20 @@ from __future__ import annotations
 import asyncio
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from interpreter.errors import ProviderError
 from languages import Capabilities, Language, covers, normalize_language
 
-__all__ = ["Pair", "Translation", "TranslationEngine", "check_translation", "find_pair"]
+__all__ = [
+    "Pair",
+    "Translation",
+    "TranslationEngine",
+    "TranslationRequest",
+    "check_translation",
+    "find_pair",
+]
 
 Pair = tuple[Language, Language]
 """An ordered (source, target) language pair."""
@@ -29,6 +36,22 @@ _WORD = re.compile(r"\w{2,}")
 # An output equal to a source this long is an echo, not a translation (a short name or number
 # can legitimately come back unchanged).
 _ECHO_MIN_WORDS = 3
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TranslationRequest:
+    """One unit to translate.
+
+    ``context`` holds the preceding source units (oldest first), which an engine may use to
+    resolve references but never translates. ``glossary`` maps source terms to the target terms
+    that must be used.
+    """
+
+    text: str
+    source: Language
+    target: Language
+    context: tuple[str, ...] = ()
+    glossary: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,21 +66,34 @@ class Translation:
 class TranslationEngine(ABC):
     """Translates text between the ordered language pairs it reports.
 
-    Subclasses implement :meth:`pairs` and :meth:`translate`; they are safe to call from many
+    Subclasses pass their name and pairs to ``__init__`` and implement the hook
+    :meth:`_translate`; callers
+    use :meth:`translate` or :meth:`translate_request`. Engines are safe to call from many
     tasks at once, and :meth:`aclose` releases whatever they own (processes, clients).
     """
 
-    @property
-    @abstractmethod
-    def name(self) -> str:
-        """A short stable name (``apertium``, ``llm:gpt-4o-mini``) used in logs and the quality
-        table."""
+    def __init__(self, *, name: str, pairs: Iterable[Pair]) -> None:
+        self._name = name
+        self._pairs = frozenset(pairs)
 
-    @abstractmethod
+    @property
+    def name(self) -> str:
+        """A short stable name (``apertium``, ``llm:gpt-4o-mini``) used in logs, the quality
+        table and the transcript."""
+        return self._name
+
     def pairs(self) -> frozenset[Pair]:
         """Every ordered (source, target) pair this engine translates directly."""
+        return self._pairs
 
     @abstractmethod
+    async def _translate(self, request: TranslationRequest) -> str:
+        """The engine's own work: translate ``request.text`` (no deadline of its own needed).
+
+        Raises :class:`~interpreter.errors.UnsupportedLanguageError` for a pair not in
+        :meth:`pairs` and :class:`~interpreter.errors.ProviderError` when translation fails.
+        """
+
     async def translate(
         self,
         text: str,
@@ -67,27 +103,17 @@ class TranslationEngine(ABC):
         context: Sequence[str] = (),
         glossary: Mapping[str, str] | None = None,
     ) -> str:
-        """Translate ``text`` from ``source`` into ``target``.
+        """Translate ``text`` from ``source`` into ``target`` (see :class:`TranslationRequest`
+        for ``context`` and ``glossary``)."""
+        request = TranslationRequest(
+            text=text, source=source, target=target, context=tuple(context), glossary=glossary
+        )
+        return (await self.translate_request(request)).text
 
-        ``context`` holds the preceding source units (oldest first), which an engine may use to
-        resolve references but never translates. ``glossary`` maps source terms to the target
-        terms that must be used.
-
-        Raises :class:`~interpreter.errors.UnsupportedLanguageError` for a pair not in
-        :meth:`pairs` and :class:`~interpreter.errors.ProviderError` when translation fails.
-        """
-
-    async def translate_with_engine(
-        self,
-        text: str,
-        *,
-        source: Language,
-        target: Language,
-        context: Sequence[str] = (),
-        glossary: Mapping[str, str] | None = None,
-        within: float | None = None,
+    async def translate_request(
+        self, request: TranslationRequest, *, within: float | None = None
     ) -> Translation:
-        """Like :meth:`translate`, and say which engine produced the text.
+        """Translate ``request`` and say which engine produced the text.
 
         ``within`` (seconds) bounds the whole call (``None``: no bound of its own); past it
         :class:`~interpreter.errors.ProviderError` with ``retryable=True`` is raised. An engine
@@ -96,9 +122,7 @@ class TranslationEngine(ABC):
         """
         try:
             async with asyncio.timeout(within):
-                out = await self.translate(
-                    text, source=source, target=target, context=context, glossary=glossary
-                )
+                out = await self._translate(request)
         except TimeoutError as e:
             raise ProviderError(
                 f"{self.name} did not translate within {within} s", retryable=True

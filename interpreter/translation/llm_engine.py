@@ -18,7 +18,11 @@ from typing import Any
 from livekit.agents import APIConnectOptions, APIError, llm
 
 from interpreter.errors import ProviderError
-from interpreter.translation.engine import Pair, TranslationEngine, check_translation
+from interpreter.translation.engine import (
+    TranslationEngine,
+    TranslationRequest,
+    check_translation,
+)
 from languages import Language, all_languages, english_name, pairs_among
 
 __all__ = ["LLMTranslationEngine", "build_translation_prompt"]
@@ -129,32 +133,24 @@ class LLMTranslationEngine(TranslationEngine):
         conn_options: APIConnectOptions = _NO_RETRY,
     ) -> None:
         self._llm = llm
-        self._pairs = pairs_among(all_languages() if languages is None else languages)
         self._timeout = timeout
-        self._name = name or f"llm:{llm.model}"
+        super().__init__(
+            name=name or f"llm:{llm.model}",
+            pairs=pairs_among(all_languages() if languages is None else languages),
+        )
         self._conn_options = conn_options
 
-    @property
-    def name(self) -> str:
-        return self._name
-
-    def pairs(self) -> frozenset[Pair]:
-        return self._pairs
-
-    async def translate(
-        self,
-        text: str,
-        *,
-        source: Language,
-        target: Language,
-        context: Sequence[str] = (),
-        glossary: Mapping[str, str] | None = None,
-    ) -> str:
+    async def _translate(self, request: TranslationRequest) -> str:
+        text, source, target = request.text, request.source, request.target
         self.check_pair(source, target)
         if not text.strip():
             raise ValueError("nothing to translate: the text is empty")
         chat_ctx = build_translation_prompt(
-            text, source=source, target=target, context=context, glossary=glossary
+            text,
+            source=source,
+            target=target,
+            context=request.context,
+            glossary=request.glossary,
         )
         try:
             async with asyncio.timeout(self._timeout):

@@ -19,7 +19,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from interpreter.errors import ProviderError, UnsupportedLanguageError
-from interpreter.translation.engine import Pair, Translation, TranslationEngine, find_pair
+from interpreter.translation.engine import (
+    Pair,
+    Translation,
+    TranslationEngine,
+    TranslationRequest,
+    find_pair,
+)
 from languages import Capabilities, Language, normalize_language, primary
 
 __all__ = ["FALLBACK_RESERVE", "MEASURED_CHRF", "Route", "TranslationRouter"]
@@ -99,7 +105,7 @@ class TranslationRouter(TranslationEngine):
         quality: chrF per route name and pair (default :data:`MEASURED_CHRF`).
         pivots: languages a two-step route may go through.
         fallback_reserve: seconds of a deadline kept for later routes (see
-            :meth:`translate_with_engine`).
+            :meth:`translate_request`).
     """
 
     def __init__(
@@ -117,14 +123,7 @@ class TranslationRouter(TranslationEngine):
         self._pivots = tuple(normalize_language(p) for p in pivots)
         self._reserve = fallback_reserve
         self._routes: dict[Pair, tuple[Route, ...]] = {}
-        self._pairs = self._all_pairs()
-
-    @property
-    def name(self) -> str:
-        return "router"
-
-    def pairs(self) -> frozenset[Pair]:
-        return self._pairs
+        super().__init__(name="router", pairs=self._all_pairs())
 
     def supported_pairs(self) -> frozenset[Pair]:
         """Every pair some route serves, direct or through a pivot."""
@@ -190,29 +189,11 @@ class TranslationRouter(TranslationEngine):
             raise UnsupportedLanguageError(f"no translation route from {src} to {tgt}")
         return (src, tgt)
 
-    async def translate(
-        self,
-        text: str,
-        *,
-        source: Language,
-        target: Language,
-        context: Sequence[str] = (),
-        glossary: Mapping[str, str] | None = None,
-    ) -> str:
-        out = await self.translate_with_engine(
-            text, source=source, target=target, context=context, glossary=glossary
-        )
-        return out.text
+    async def _translate(self, request: TranslationRequest) -> str:
+        return (await self.translate_request(request)).text
 
-    async def translate_with_engine(
-        self,
-        text: str,
-        *,
-        source: Language,
-        target: Language,
-        context: Sequence[str] = (),
-        glossary: Mapping[str, str] | None = None,
-        within: float | None = None,
+    async def translate_request(
+        self, request: TranslationRequest, *, within: float | None = None
     ) -> Translation:
         """Translate along the best route that answers; the result names that route.
 
@@ -221,7 +202,7 @@ class TranslationRouter(TranslationEngine):
         what is left), so a slow preferred engine (an LLM that runs into its own timeout)
         still leaves the next route time to answer.
         """
-        src, tgt = self.check_pair(source, target)
+        src, tgt = self.check_pair(request.source, request.target)
         routes = self.routes(src, tgt)
         loop = asyncio.get_running_loop()
         deadline = None if within is None else loop.time() + within
@@ -236,7 +217,7 @@ class TranslationRouter(TranslationEngine):
                 budget = max(left - self._reserve, left / 2) if has_fallback else left
             try:
                 async with asyncio.timeout(budget):
-                    out = await self.run_route(route, text, context=context, glossary=glossary)
+                    out = await self.run_route(route, request)
                 return Translation(text=out, engine=route.name)
             except TimeoutError:
                 last = ProviderError(f"route {route.name} timed out", retryable=True)
@@ -250,29 +231,24 @@ class TranslationRouter(TranslationEngine):
             raise ProviderError(f"no route translated within {within} s", retryable=True)
         raise last
 
-    async def run_route(
-        self,
-        route: Route,
-        text: str,
-        *,
-        context: Sequence[str] = (),
-        glossary: Mapping[str, str] | None = None,
-    ) -> str:
-        """Translate ``text`` along one given route (no fallback); for benchmarks and tests."""
+    async def run_route(self, route: Route, request: TranslationRequest) -> str:
+        """Translate ``request`` along one given route (no fallback); for benchmarks and tests.
+        The route's own pair is used (``request``'s languages may be variants it covers)."""
         languages = (route.pair[0], *route.via, route.pair[1])
-        out = text
+        glossary = request.glossary
+        out = request.text
         for step, engine in enumerate(route.engines):
             # The first step applies the glossary; later steps keep its target terms as they are.
-            step_glossary: Mapping[str, str] | None = glossary
-            if step > 0 and glossary:
-                step_glossary = {t: t for t in glossary.values()}
-            out = await engine.translate(
-                out,
+            leg = TranslationRequest(
+                text=out,
                 source=languages[step],
                 target=languages[step + 1],
-                context=context if step == 0 else (),
-                glossary=step_glossary,
+                context=request.context if step == 0 else (),
+                glossary=glossary
+                if step == 0 or not glossary
+                else {t: t for t in glossary.values()},
             )
+            out = (await engine.translate_request(leg)).text
         return out
 
     async def aclose(self) -> None:

@@ -4,33 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 
 import pytest
-from prometheus_client import REGISTRY
 
 from interpreter import tasks
 from interpreter.agent import AgentTunings, SpeakerAgent, agent_join_arguments
 from interpreter.config import load_settings
 from interpreter.demand import DEMAND_POLL
 from interpreter.pacing import Pacing
+from interpreter.testing.checks import eventually, metric_value
 from interpreter.testing.fakes import FakeAudioSource, FakeClock, FakeRoom, FakeStack
 from languages import Language
 
 EN, ES, FR = Language("en"), Language("es"), Language("fr")
 LINGER = 5.0
-
-
-def sample(name: str, **labels: str) -> float:
-    return REGISTRY.get_sample_value(name, labels) or 0.0
-
-
-async def eventually(check: Callable[[], bool], *, within: float = 2.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while not check():
-        assert loop.time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.005)
 
 
 class Scene:
@@ -173,7 +160,7 @@ async def test_a_refresh_that_keeps_failing_is_counted_and_the_demand_loop_goes_
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(tasks, "RETRY_FIRST_DELAY", 0.001)
-    before = sample("interpreter_task_failures_total", task="demand-refresh")
+    before = metric_value("interpreter_task_failures_total", task="demand-refresh")
     s = Scene(poll=0.01)
     # more failures than one refresh retries: the first refresh fails, a later one succeeds
     s.room.local_participant.attribute_failures = tasks.RETRY_ATTEMPTS + 1
@@ -181,7 +168,7 @@ async def test_a_refresh_that_keeps_failing_is_counted_and_the_demand_loop_goes_
     s.agent.start()
     try:
         await eventually(lambda: s.languages_attribute == "en")
-        assert sample("interpreter_task_failures_total", task="demand-refresh") == before + 1
+        assert metric_value("interpreter_task_failures_total", task="demand-refresh") == before + 1
     finally:
         await s.agent.aclose()
 
@@ -206,7 +193,7 @@ async def test_a_failed_speaker_audio_task_is_logged_with_its_traceback_and_coun
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     s = Scene()
-    before = sample("interpreter_task_failures_total", task="speaker-pipeline")
+    before = metric_value("interpreter_task_failures_total", task="speaker-pipeline")
     mic = s.room.publish_microphone("ana")
     try:
         with caplog.at_level(logging.ERROR, logger="interpreter.tasks"):
@@ -218,7 +205,8 @@ async def test_a_failed_speaker_audio_task_is_logged_with_its_traceback_and_coun
             )
             await eventually(
                 lambda: (
-                    sample("interpreter_task_failures_total", task="speaker-pipeline") == before + 1
+                    metric_value("interpreter_task_failures_total", task="speaker-pipeline")
+                    == before + 1
                 )
             )
         failure = [r for r in caplog.records if r.message == "background task failed"]

@@ -5,17 +5,17 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from prometheus_client import REGISTRY
 
 from captions.live import CaptionPublisher
 from captions.store import Meeting
 from interpreter import pipeline as pipeline_module
 from interpreter.pipeline import SpeakerPipeline
+from interpreter.testing.checks import eventually, metric_value
 from interpreter.testing.fakes import (
     FakeAudioSource,
     FakeClock,
@@ -36,18 +36,6 @@ from languages import Language
 
 EN, ES, FR, DE = Language("en"), Language("es"), Language("fr"), Language("de")
 MEETING = Meeting(room_sid="RM_test", room_name="room")
-
-
-def sample(name: str, **labels: str) -> float:
-    return REGISTRY.get_sample_value(name, labels) or 0.0
-
-
-async def eventually(check: Callable[[], bool], *, within: float = 2.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while not check():
-        assert loop.time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.005)
 
 
 @dataclass
@@ -208,14 +196,14 @@ async def test_a_unit_in_the_targets_own_language_is_not_translated() -> None:
 async def test_a_failing_lane_leaves_the_other_lanes_and_the_source_captions_alone() -> None:
     # the engine knows no German: that lane fails on every unit
     translation = FakeTranslation(languages=("es", "en"))
-    before = sample("interpreter_stage_errors_total", stage="translation", language="de")
+    before = metric_value("interpreter_stage_errors_total", stage="translation", language="de")
     r = await rig(SCRIPT, targets=(EN, DE), translation=translation)
     try:
         await r.speak(2.5)
         await eventually(lambda: len(r.finals("en")) == 2)
         assert len(r.finals("es")) == 2
         assert r.finals("de") == []
-        after = sample("interpreter_stage_errors_total", stage="translation", language="de")
+        after = metric_value("interpreter_stage_errors_total", stage="translation", language="de")
         assert after - before == 2
     finally:
         await r.pipeline.aclose()
@@ -257,7 +245,7 @@ async def test_a_store_error_is_logged_and_counted_and_the_caption_still_goes_ou
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     store = FakeTranscripts(failures=1, error=ValueError("bad row"))
-    before = sample("interpreter_stage_errors_total", stage="transcript", language="es")
+    before = metric_value("interpreter_stage_errors_total", stage="transcript", language="es")
     r = await rig(SCRIPT, targets=(EN,), transcripts=store)
     try:
         with caplog.at_level(logging.ERROR, logger="interpreter.pipeline"):
@@ -265,9 +253,9 @@ async def test_a_store_error_is_logged_and_counted_and_the_caption_still_goes_ou
         await eventually(lambda: len(r.finals("en")) == 2)
         assert [s.text for s in r.finals("es")] == ["Hola a todos.", "Gracias por venir."]
         assert [c.text for c, _ in store.segments] == ["Gracias por venir."]
-        assert sample("interpreter_stage_errors_total", stage="transcript", language="es") == (
-            before + 1
-        )
+        assert metric_value(
+            "interpreter_stage_errors_total", stage="transcript", language="es"
+        ) == (before + 1)
         failed = [rec for rec in caplog.records if rec.message == "transcript failed"]
         assert failed and failed[0].exc_info is not None  # an unexpected error: its traceback
     finally:
@@ -296,13 +284,13 @@ async def test_a_failed_stt_stream_is_replaced_and_later_units_are_captioned(
 ) -> None:
     monkeypatch.setattr(pipeline_module, "STT_RESTART_DELAY", 0.01)
     stt = FakeSTT(SCRIPT, fail_at=1.1)
-    before = sample("interpreter_task_failures_total", task="stt")
+    before = metric_value("interpreter_task_failures_total", task="stt")
     r = await rig(SCRIPT, targets=(), stt=stt)
     try:
         await r.speak(2.5)
         assert [s.text for s in r.finals("es")] == ["Hola a todos.", "Gracias por venir."]
         assert len(stt.streams) == 2
-        assert sample("interpreter_task_failures_total", task="stt") == before + 1
+        assert metric_value("interpreter_task_failures_total", task="stt") == before + 1
         # units of the new stream keep counting: no segment id is reused
         ids = [s.attributes["lk.segment_id"] for s in r.finals("es")]
         assert len(set(ids)) == 2

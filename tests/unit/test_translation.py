@@ -14,12 +14,11 @@ from interpreter.errors import ProviderError, UnsupportedLanguageError
 from interpreter.testing.fakes import FakeTranslation
 from interpreter.translation import (
     ApertiumEngine,
-    Pair,
     TranslationEngine,
     TranslationRouter,
     discover_apertium_modes,
 )
-from interpreter.translation.engine import Translation
+from interpreter.translation.engine import Translation, TranslationRequest
 from languages import Language
 
 EN, ES, FR, CA, DE = (Language(c) for c in ("en", "es", "fr", "ca", "de"))
@@ -169,29 +168,14 @@ class FakeEngine(TranslationEngine):
     """Tags its output with its name; ``fail`` makes every call raise a ProviderError."""
 
     def __init__(self, name: str, pairs: Sequence[tuple[str, str]], *, fail: bool = False):
-        self._name = name
-        self._pairs = frozenset((Language(s), Language(t)) for s, t in pairs)
+        super().__init__(name=name, pairs=((Language(s), Language(t)) for s, t in pairs))
         self.fail = fail
         self.calls: list[tuple[str, str, str, Mapping[str, str] | None]] = []
 
-    @property
-    def name(self) -> str:
-        return self._name
-
-    def pairs(self) -> frozenset[Pair]:
-        return self._pairs
-
-    async def translate(
-        self,
-        text: str,
-        *,
-        source: Language,
-        target: Language,
-        context: Sequence[str] = (),
-        glossary: Mapping[str, str] | None = None,
-    ) -> str:
+    async def _translate(self, request: TranslationRequest) -> str:
+        text, source, target = request.text, request.source, request.target
         self.check_pair(source, target)
-        self.calls.append((text, source, target, glossary))
+        self.calls.append((text, source, target, request.glossary))
         if self.fail:
             raise ProviderError(f"{self._name} is down", retryable=True)
         return f"{text} |{self._name}:{source}>{target}"
@@ -274,15 +258,19 @@ async def test_default_table_ranks_the_pivot_for_catalan_to_english(
 # --- which engine answered, and the deadline -------------------------------------------------
 
 
+def _hello(source: Language, target: Language) -> TranslationRequest:
+    return TranslationRequest(text="hello", source=source, target=target)
+
+
 async def test_the_router_names_the_route_that_answered() -> None:
     a = FakeEngine("a", [("en", "es"), ("es", "fr")])
     llm = FakeEngine("llm", [("en", "es")], fail=True)
     router = TranslationRouter(engines=[a], preferred=llm, quality={})
-    out = await router.translate_with_engine("hello", source=EN, target=ES)
+    out = await router.translate_request(_hello(EN, ES))
     assert out.engine == "a"  # the LLM failed; not "router"
-    pivot = await router.translate_with_engine("hello", source=EN, target=FR)
+    pivot = await router.translate_request(_hello(EN, FR))
     assert pivot.engine == "a>es>a"
-    direct = await a.translate_with_engine("hello", source=EN, target=ES)
+    direct = await a.translate_request(_hello(EN, ES))
     assert direct.engine == "a" and direct.text == await a.translate("hello", source=EN, target=ES)
 
 
@@ -292,7 +280,7 @@ async def test_a_preferred_engine_that_runs_out_of_time_leaves_the_fallback_room
     router = TranslationRouter(engines=[fast], preferred=slow, quality={}, fallback_reserve=0.1)
     loop = asyncio.get_running_loop()
     started = loop.time()
-    out = await router.translate_with_engine("hello", source=EN, target=ES, within=0.3)
+    out = await router.translate_request(_hello(EN, ES), within=0.3)
     assert out == Translation(text="[es] hello", engine="apertium")
     assert loop.time() - started < 0.3
     assert slow.calls
@@ -302,7 +290,7 @@ async def test_a_deadline_no_route_meets_is_a_retryable_provider_error() -> None
     slow = FakeTranslation(name="slow", languages=("en", "es"), delay=60.0)
     router = TranslationRouter(engines=[slow], quality={})
     with pytest.raises(ProviderError) as e:
-        await router.translate_with_engine("hello", source=EN, target=ES, within=0.05)
+        await router.translate_request(_hello(EN, ES), within=0.05)
     assert e.value.retryable
     with pytest.raises(ProviderError):
-        await slow.translate_with_engine("hello", source=EN, target=ES, within=0.05)
+        await slow.translate_request(_hello(EN, ES), within=0.05)

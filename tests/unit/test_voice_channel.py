@@ -1,15 +1,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 
 import numpy as np
 import pytest
 from livekit import rtc
-from prometheus_client import REGISTRY
 
 from interpreter import tasks
 from interpreter.pacing import Pacing
+from interpreter.testing.checks import eventually, metric_value
 from interpreter.testing.fakes import FakeAudioSource, FakeClock, FakeRoom, FakeTTS
 from interpreter.voice_channel import OUTPUT_RATE, TrailTrimmer, VoiceChannel, VoiceUnit
 from languages import Language
@@ -54,18 +53,6 @@ def test_quiet_speech_is_not_taken_for_silence() -> None:
 
 
 # --- the channel on fakes ------------------------------------------------------------------------
-
-
-def sample(name: str, **labels: str) -> float:
-    return REGISTRY.get_sample_value(name, labels) or 0.0
-
-
-async def eventually(check: Callable[[], bool], *, within: float = 2.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while not check():
-        assert loop.time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.005)
 
 
 def channel(
@@ -118,8 +105,8 @@ async def test_a_voiced_unit_keeps_a_tenth_of_a_second_of_its_trailing_silence()
 async def test_under_lag_the_voice_speeds_up_and_stale_units_are_skipped_and_counted() -> None:
     room, clock, voice = FakeRoom(), FakeClock(), FakeTTS(seconds=0.05)
     ch, _ = channel(room, voice, clock, "es")
-    skipped = sample("interpreter_voice_skipped_total", target_language="es")
-    sped_up = sample("interpreter_voice_speedup_total", target_language="es")
+    skipped = metric_value("interpreter_voice_skipped_total", target_language="es")
+    sped_up = metric_value("interpreter_voice_speedup_total", target_language="es")
     await ch.start()
     try:
         now = clock()
@@ -130,8 +117,8 @@ async def test_under_lag_the_voice_speeds_up_and_stale_units_are_skipped_and_cou
         ch.say(VoiceUnit(segment_id="next", text="e", speech_end=now))
         await eventually(lambda: len(voice.spoken) == 4)
         assert voice.spoken == [("a", 1.0), ("b", 1.15), ("c", 1.3), ("e", 1.0)]
-        assert sample("interpreter_voice_skipped_total", target_language="es") == skipped + 1
-        assert sample("interpreter_voice_speedup_total", target_language="es") == sped_up + 2
+        assert metric_value("interpreter_voice_skipped_total", target_language="es") == skipped + 1
+        assert metric_value("interpreter_voice_speedup_total", target_language="es") == sped_up + 2
     finally:
         await ch.aclose()
 
@@ -139,14 +126,16 @@ async def test_under_lag_the_voice_speeds_up_and_stale_units_are_skipped_and_cou
 async def test_a_failed_unit_is_counted_and_the_next_one_is_voiced() -> None:
     room, clock, voice = FakeRoom(), FakeClock(), FakeTTS(seconds=0.05, failures=1)
     ch, source = channel(room, voice, clock, "fr")
-    before = sample("interpreter_stage_errors_total", stage="tts", language="fr")
+    before = metric_value("interpreter_stage_errors_total", stage="tts", language="fr")
     await ch.start()
     try:
         ch.say(VoiceUnit(segment_id="s1", text="un", speech_end=clock()))
         ch.say(VoiceUnit(segment_id="s2", text="deux", speech_end=clock()))
         await eventually(lambda: len(voice.spoken) == 2 and source.seconds >= 0.06)
         await asyncio.sleep(0.02)
-        assert sample("interpreter_stage_errors_total", stage="tts", language="fr") == before + 1
+        assert (
+            metric_value("interpreter_stage_errors_total", stage="tts", language="fr") == before + 1
+        )
         assert source.seconds == pytest.approx(0.05 + 0.01)  # one unit and its end marker
     finally:
         await ch.aclose()
@@ -156,12 +145,12 @@ async def test_publishing_the_track_is_retried(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setattr(tasks, "RETRY_FIRST_DELAY", 0.001)
     room, clock, voice = FakeRoom(), FakeClock(), FakeTTS()
     room.local_participant.publish_failures = 2
-    before = sample("interpreter_retries_total", operation="publish_track")
+    before = metric_value("interpreter_retries_total", operation="publish_track")
     ch, _ = channel(room, voice, clock, "de")
     await ch.start()
     try:
         assert room.local_participant.published == ["de"]
-        assert sample("interpreter_retries_total", operation="publish_track") == before + 2
+        assert metric_value("interpreter_retries_total", operation="publish_track") == before + 2
     finally:
         await ch.aclose()
 
