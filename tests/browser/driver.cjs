@@ -95,6 +95,14 @@ const commands = {
     return download.suggestedFilename();
   },
 
+  // Hold back every response whose URL contains `part` by `ms` (a slow network for one file).
+  async delay({ page: id, part, ms }) {
+    await page(id).route((url) => url.href.includes(part), async (route) => {
+      await new Promise((resolve) => setTimeout(resolve, ms));
+      await route.continue();
+    });
+  },
+
   async evaluate({ page: id, expression }) {
     return page(id).evaluate(expression);
   },

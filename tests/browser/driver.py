@@ -133,8 +133,12 @@ class Page:
         self._browser = browser
         self.name = name
 
-    async def goto(self, url: str) -> None:
-        await self._browser.call("goto", page=self.name, url=url, hook=str(PAGE_HOOK))
+    async def goto(self, url: str, *, hook: bool = True) -> None:
+        """Open ``url``; with ``hook``, also wait until the page is ready and inject the tests'
+        view into it (:data:`PAGE_HOOK`)."""
+        await self._browser.call(
+            "goto", page=self.name, url=url, hook=str(PAGE_HOOK) if hook else None
+        )
 
     def console_errors(self) -> list[str]:
         """This page's console errors and uncaught exceptions so far."""
@@ -169,6 +173,10 @@ class Page:
         return str(
             await self._browser.call("download", page=self.name, selector=selector, path=str(path))
         )
+
+    async def delay(self, part: str, *, seconds: float) -> None:
+        """Answer every request whose URL contains ``part`` ``seconds`` late."""
+        await self._browser.call("delay", page=self.name, part=part, ms=int(seconds * 1000))
 
     async def evaluate(self, expression: str) -> Any:
         return await self._browser.call("evaluate", page=self.name, expression=expression)

@@ -424,3 +424,23 @@ async def test_joining_is_clean_no_failed_request_no_console_error(
         assert await page.evaluate("document.getElementById('room').maxLength") == 128
     finally:
         await browser.call("closeBrowser", browser=chromium)
+
+
+async def test_what_is_typed_before_the_page_is_ready_is_kept(
+    web_app: WebApp, browser: Browser
+) -> None:
+    # a slow network: the LiveKit library arrives two seconds after the form is on screen
+    chromium = await browser.launch()
+    page = await browser.new_page(chromium, "early-typing")
+    try:
+        await page.delay("livekit-client.esm.js", seconds=2.0)
+        await page.goto(f"{web_app.url}?room=from-the-link", hook=False)
+        await page.fill("#name", "Dana")
+        await page.fill("#room", "typed-room")
+        await page.wait_for(
+            "!document.getElementById('join').disabled", within=20, what="the page to get ready"
+        )
+        assert await page.evaluate("document.getElementById('name').value") == "Dana"
+        assert await page.evaluate("document.getElementById('room').value") == "typed-room"
+    finally:
+        await browser.call("closeBrowser", browser=chromium)

@@ -111,10 +111,19 @@ function resetJoinButton() {
   $('join').textContent = 'Join';
 }
 
+/** Name and room from the link or the last visit, at once and without overwriting what the
+ * person has typed meanwhile (the rest of the form waits for the server). */
+function prefillForm() {
+  const params = new URLSearchParams(location.search);
+  for (const field of ['name', 'room']) {
+    if (!$(field).value) {
+      $(field).value = params.get(field) || localStorage.getItem(`${STORE}${field}`) || '';
+    }
+  }
+}
+
 async function loadForm() {
   const params = new URLSearchParams(location.search);
-  $('name').value = params.get('name') || localStorage.getItem(`${STORE}name`) || '';
-  $('room').value = params.get('room') || localStorage.getItem(`${STORE}room`) || '';
   const [config, languages, protocol] = await Promise.all([
     fetchJson('/api/config'), fetchJson('/api/languages'), loadProtocol(fetchJson),
   ]);
@@ -429,6 +438,7 @@ function build(LK) {
 }
 
 async function start() {
+  prefillForm();
   let LK;
   try {
     LK = await import(LIVEKIT_CLIENT);
