@@ -40,6 +40,9 @@ QUIET_DBFS = -45.0
 SOURCE_QUEUE_MS = 400
 TRIM_RESOLUTION_MS = 10
 """Silence is judged (and cut) in pieces of this many milliseconds."""
+CAPTURE_MS = 200
+"""Played audio goes to the track in frames of at most this many milliseconds (judging silence
+finely must not multiply the calls into the audio source)."""
 
 AudioSourceFactory = Callable[[], rtc.AudioSource]
 """Makes the audio source of a language track (48 kHz mono)."""
@@ -99,6 +102,36 @@ def _slices(frame: rtc.AudioFrame, ms: int = TRIM_RESOLUTION_MS) -> list[rtc.Aud
         )
         for i in range(0, len(pcm), step)
     ]
+
+
+def _coalesced(frames: list[rtc.AudioFrame], ms: int = CAPTURE_MS) -> list[rtc.AudioFrame]:
+    """Consecutive ``frames`` (one rate, one channel layout) joined into frames of at most
+    ``ms``; a frame that is longer already stays as it is."""
+    out: list[rtc.AudioFrame] = []
+    run: list[rtc.AudioFrame] = []
+    samples = 0
+    for frame in [*frames, None]:
+        if run and (
+            frame is None
+            or samples + frame.samples_per_channel > run[0].sample_rate * ms // 1000
+            or (frame.sample_rate, frame.num_channels) != (run[0].sample_rate, run[0].num_channels)
+        ):
+            first = run[0]
+            out.append(
+                first
+                if len(run) == 1
+                else rtc.AudioFrame(
+                    b"".join(bytes(f.data) for f in run),
+                    first.sample_rate,
+                    first.num_channels,
+                    samples,
+                )
+            )
+            run, samples = [], 0
+        if frame is not None:
+            run.append(frame)
+            samples += frame.samples_per_channel
+    return out
 
 
 def _quiet(frame: rtc.AudioFrame) -> bool:
@@ -222,10 +255,10 @@ class VoiceChannel:
                         metrics.FIRST_AUDIO.labels(self.language).observe(
                             self._clock() - unit.speech_end
                         )
-                    for piece in _slices(frame):
-                        for out in trimmer.push(piece):
-                            await self._source.capture_frame(out)
-        for out in trimmer.end():
+                    played = [out for piece in _slices(frame) for out in trimmer.push(piece)]
+                    for out in _coalesced(played):
+                        await self._source.capture_frame(out)
+        for out in _coalesced(trimmer.end()):
             await self._source.capture_frame(out)
 
     def _at_output_rate(self, frame: rtc.AudioFrame) -> list[rtc.AudioFrame]:

@@ -78,10 +78,12 @@ async def test_the_track_is_named_with_its_language_and_units_are_voiced_in_orde
         assert room.local_participant.published == ["pt-BR"]
         for i in range(3):
             ch.say(VoiceUnit(segment_id=f"s{i}", text=f"unit {i}", speech_end=clock()))
-        await eventually(lambda: len(voice.spoken) == 3 and source.seconds >= 0.3)
-        assert [text for text, _ in voice.spoken] == ["unit 0", "unit 1", "unit 2"]
         # each unit ends with the framework's 10 ms end-of-segment marker
-        assert source.seconds == pytest.approx(0.3 + 3 * 0.01)
+        played = 0.3 + 3 * 0.01
+        await eventually(lambda: len(voice.spoken) == 3 and source.seconds >= played - 1e-6)
+        await asyncio.sleep(0.02)
+        assert [text for text, _ in voice.spoken] == ["unit 0", "unit 1", "unit 2"]
+        assert source.seconds == pytest.approx(played)
         assert all(f.sample_rate == OUTPUT_RATE for f in source.frames)
     finally:
         await ch.aclose()
@@ -98,6 +100,23 @@ async def test_a_voiced_unit_keeps_a_tenth_of_a_second_of_its_trailing_silence()
         await eventually(lambda: bool(voice.spoken) and source.seconds >= 0.3)
         await asyncio.sleep(0.02)
         assert source.seconds == pytest.approx(0.3)  # 0.2 s of voice, 0.1 s of its silence
+    finally:
+        await ch.aclose()
+
+
+async def test_silence_is_judged_finely_but_audio_goes_out_in_whole_frames() -> None:
+    # 1 s of voice then 0.3 s of silence: 1.1 s played, in a handful of frames of <= 200 ms
+    # (not one call into the audio source per 10 ms piece)
+    room, clock, voice = FakeRoom(), FakeClock(), FakeTTS(seconds=1.0, silence=0.3)
+    ch, source = channel(room, voice, clock)
+    await ch.start()
+    try:
+        ch.say(VoiceUnit(segment_id="s", text="hola", speech_end=clock()))
+        await eventually(lambda: bool(voice.spoken) and source.seconds >= 1.1)
+        await asyncio.sleep(0.02)
+        assert source.seconds == pytest.approx(1.1)
+        assert len(source.frames) <= 12
+        assert max(f.samples_per_channel for f in source.frames) <= OUTPUT_RATE // 5
     finally:
         await ch.aclose()
 
