@@ -91,31 +91,21 @@ async def test_the_track_is_named_with_its_language_and_units_are_voiced_in_orde
     assert voice.closed
 
 
-async def test_a_voiced_unit_keeps_a_tenth_of_a_second_of_its_trailing_silence() -> None:
-    room, clock, voice = FakeRoom(), FakeClock(), FakeTTS(seconds=0.2, silence=0.5)
+@pytest.mark.parametrize(("voiced", "silence"), [(0.2, 0.5), (1.0, 0.3)])
+async def test_a_voiced_unit_keeps_a_tenth_of_a_second_of_silence_and_goes_out_in_whole_frames(
+    voiced: float, silence: float
+) -> None:
+    # silence is judged in 10 ms pieces, but the audio source gets a handful of frames of at
+    # most 200 ms, not one call per piece
+    room, clock, voice = FakeRoom(), FakeClock(), FakeTTS(seconds=voiced, silence=silence)
     ch, source = channel(room, voice, clock)
     await ch.start()
     try:
         ch.say(VoiceUnit(segment_id="s", text="hola", speech_end=clock()))
-        await eventually(lambda: bool(voice.spoken) and source.seconds >= 0.3)
+        await eventually(lambda: bool(voice.spoken) and source.seconds >= voiced + 0.1 - 1e-6)
         await asyncio.sleep(0.02)
-        assert source.seconds == pytest.approx(0.3)  # 0.2 s of voice, 0.1 s of its silence
-    finally:
-        await ch.aclose()
-
-
-async def test_silence_is_judged_finely_but_audio_goes_out_in_whole_frames() -> None:
-    # 1 s of voice then 0.3 s of silence: 1.1 s played, in a handful of frames of <= 200 ms
-    # (not one call into the audio source per 10 ms piece)
-    room, clock, voice = FakeRoom(), FakeClock(), FakeTTS(seconds=1.0, silence=0.3)
-    ch, source = channel(room, voice, clock)
-    await ch.start()
-    try:
-        ch.say(VoiceUnit(segment_id="s", text="hola", speech_end=clock()))
-        await eventually(lambda: bool(voice.spoken) and source.seconds >= 1.1)
-        await asyncio.sleep(0.02)
-        assert source.seconds == pytest.approx(1.1)
-        assert len(source.frames) <= 12
+        assert source.seconds == pytest.approx(voiced + 0.1)
+        assert len(source.frames) <= 4 + 10 * voiced  # 10 ms pieces would be 100 per second
         assert max(f.samples_per_channel for f in source.frames) <= OUTPUT_RATE // 5
     finally:
         await ch.aclose()
