@@ -41,6 +41,7 @@ bench: setup-test
 	$(PY) -m bench.meeting --capacity
 	$(PY) -m bench.monologue
 	$(PY) -m bench.export
+	$(PY) -m bench.glossary
 
 clean:
 	rm -rf .venv .pytest_cache .mypy_cache .ruff_cache

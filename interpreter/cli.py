@@ -117,6 +117,10 @@ def build_parser() -> argparse.ArgumentParser:
     from interpreter.transcript_cli import add_transcript_parser
 
     _add_common(add_transcript_parser(sub))
+
+    from interpreter.glossary_cli import add_glossary_parser
+
+    add_glossary_parser(sub)
     return parser
 
 
@@ -131,6 +135,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     # everything runs from packaged weights: never let a library reach for a model hub
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     args = build_parser().parse_args(argv)
+    if args.command == "glossary":  # reads a file; needs no settings
+        from interpreter.glossary_cli import run_glossary
+
+        return run_glossary(args)
     try:
         settings = _settings_from(args)
         configure_logging(settings.log_level)

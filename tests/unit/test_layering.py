@@ -141,6 +141,7 @@ def test_production_code_never_imports_the_test_fakes() -> None:
         "languages",
         "captions, captions.protocol, captions.segments, captions.live",
         "captions.store, captions.export",
+        "glossary, glossary.files, glossary.terms, glossary.matching",
     ],
 )
 def test_leaves_load_neither_livekit_rtc_nor_pydantic_settings(modules: str) -> None:

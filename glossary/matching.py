@@ -1,0 +1,213 @@
+"""Finding glossary terms in text: case-insensitive, whole words, singular and plural alike.
+
+Text is cut into word tokens (a word keeps inner hyphens and apostrophes, ``Wi-Fi``,
+``l'équipe``; any other symbol is a token of its own, so ``C++`` is three tokens and never
+matches a bare ``C``). A term matches a run of tokens equal to one of its forms, compared
+case-folded. The forms of a term are the term itself and its head word's plural and singular
+candidates (:func:`number_variants`) for English, Spanish, French, Portuguese, Italian and
+German; the head is the last word in English and German (``data center`` -> ``data
+centers``), the first in the Romance languages (``centro de datos`` -> ``centros de datos``).
+The candidates are spelling rules, not a dictionary: they may list forms a language does not
+have, which then simply never occur.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from languages import Language, primary
+
+__all__ = ["Found", "TermIndex", "number_variants", "tokens"]
+
+T = TypeVar("T")
+
+_TOKEN = re.compile(r"\w+(?:[-'’]\w+)*|[^\w\s]")
+
+
+def tokens(text: str) -> list[tuple[str, int, int]]:
+    """``(case-folded token, start, end)`` for every token of ``text``."""
+    return [(m.group().casefold(), m.start(), m.end()) for m in _TOKEN.finditer(text)]
+
+
+def _en(w: str) -> set[str]:
+    out = {w + "s", w + "es"}
+    if len(w) > 2 and w.endswith("y") and w[-2] not in "aeiou":
+        out.add(w[:-1] + "ies")
+    if w.endswith("ies"):
+        out.add(w[:-3] + "y")
+    if w.endswith("es"):
+        out.add(w[:-2])
+    if w.endswith("s") and not w.endswith("ss"):
+        out.add(w[:-1])
+    return out
+
+
+_UNACCENT = str.maketrans("áéíóú", "aeiou")
+_ACCENT = {"on": "ón", "en": "én", "in": "ín", "an": "án", "un": "ún", "es": "és"}
+
+
+def _es(w: str) -> set[str]:
+    out = {w + "s", w + "es"}
+    if w.endswith("z"):
+        out.add(w[:-1] + "ces")
+    if w.endswith("ces"):
+        out.add(w[:-3] + "z")
+    # canción -> canciones (the stress mark goes), canciones -> canción (it comes back)
+    if re.search(r"[áéíóú][nsl]$", w):
+        out.add(w.translate(_UNACCENT) + "es")
+    if w.endswith("es"):
+        stem = w[:-2]
+        out.add(stem)
+        if stem[-2:] in _ACCENT:
+            out.add(stem[:-2] + _ACCENT[stem[-2:]])
+    if w.endswith("s"):
+        out.add(w[:-1])
+    return out
+
+
+def _fr(w: str) -> set[str]:
+    out = {w + "s", w + "x"}
+    if w.endswith("al"):
+        out.add(w[:-2] + "aux")
+    if w.endswith("ail"):
+        out.add(w[:-3] + "aux")
+    if w.endswith("aux"):
+        out |= {w[:-3] + "al", w[:-3] + "ail"}
+    if w.endswith(("s", "x")):
+        out.add(w[:-1])
+    return out
+
+
+def _pt(w: str) -> set[str]:
+    out = {w + "s", w + "es"}
+    if w.endswith("m"):
+        out.add(w[:-1] + "ns")
+    if w.endswith("ns"):
+        out.add(w[:-2] + "m")
+    if w.endswith("ão"):
+        out |= {w[:-2] + "ões", w[:-2] + "ães", w + "s"}
+    if w.endswith(("ões", "ães")):
+        out.add(w[:-3] + "ão")
+    if w.endswith(("al", "el", "ol", "ul")):
+        out.add(w[:-1] + "is")
+    if w.endswith("is"):
+        out.add(w[:-2] + "l")
+    if w.endswith("es"):
+        out.add(w[:-2])
+    if w.endswith("s"):
+        out.add(w[:-1])
+    return out
+
+
+_IT_PLURAL = (("ca", "che"), ("ga", "ghe"), ("co", "chi"), ("go", "ghi"), ("io", "i"))
+
+
+def _it(w: str) -> set[str]:
+    out: set[str] = set()
+    for singular, plural in _IT_PLURAL:
+        if w.endswith(singular):
+            out.add(w[: -len(singular)] + plural)
+        if w.endswith(plural):
+            out.add(w[: -len(plural)] + singular)
+    if w.endswith("o"):
+        out.add(w[:-1] + "i")
+    if w.endswith("a"):
+        out.add(w[:-1] + "e")
+    if w.endswith("e"):
+        out |= {w[:-1] + "i", w[:-1] + "a"}
+    if w.endswith("i"):
+        out |= {w[:-1] + "o", w[:-1] + "e"}
+    return out
+
+
+_DE_ENDINGS = ("nen", "en", "er", "e", "n", "s")
+
+
+def _de(w: str) -> set[str]:
+    out = {w + e for e in _DE_ENDINGS}
+    out |= {w[: -len(e)] for e in _DE_ENDINGS if w.endswith(e) and len(w) - len(e) >= 3}
+    return out
+
+
+_RULES: dict[str, tuple[Callable[[str], set[str]], bool]] = {
+    # language: (candidates of one word, head word is the last one)
+    "en": (_en, True),
+    "es": (_es, False),
+    "fr": (_fr, False),
+    "pt": (_pt, False),
+    "it": (_it, False),
+    "de": (_de, True),
+}
+
+
+def number_variants(term: str, language: Language) -> set[tuple[str, ...]]:
+    """The token sequences of ``term`` and of its plural/singular candidates in ``language``
+    (only the term itself for a language without rules)."""
+    words = tuple(t for t, _, _ in tokens(term))
+    if not words:
+        return set()
+    out = {words}
+    rule = _RULES.get(primary(language))
+    if rule is None:
+        return out
+    variants_of, head_last = rule
+    head = len(words) - 1 if head_last else 0
+    if not words[head].isalpha() or len(words[head]) < 2:
+        return out
+    for variant in variants_of(words[head]):
+        out.add((*words[:head], variant, *words[head + 1 :]))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Found(Generic[T]):
+    """A term found in a text: ``text[start:end]`` is how it was written there."""
+
+    start: int
+    end: int
+    text: str
+    value: T
+
+
+class TermIndex(Generic[T]):
+    """Finds terms in texts of one language: each term (with its number variants) leads to a
+    value. Where terms overlap the longest wins, then the one that starts first; a term found
+    once is not looked for inside itself again."""
+
+    def __init__(self, language: Language, terms: Iterable[tuple[str, T]]) -> None:
+        self.language = language
+        listed = list(terms)
+        entries: dict[tuple[str, ...], T] = {}
+        for term, value in listed:  # a term as written wins over another term's variant
+            words = tuple(t for t, _, _ in tokens(term))
+            if words:
+                entries[words] = value
+        for term, value in listed:
+            for variant in number_variants(term, language):
+                entries.setdefault(variant, value)
+        self._entries = entries
+        self._longest = max((len(k) for k in entries), default=0)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def find(self, text: str) -> list[Found[T]]:
+        """Every term in ``text``, left to right, none overlapping."""
+        toks = tokens(text)
+        found: list[Found[T]] = []
+        i = 0
+        while i < len(toks):
+            for n in range(min(self._longest, len(toks) - i), 0, -1):
+                key = tuple(t for t, _, _ in toks[i : i + n])
+                value = self._entries.get(key)
+                if value is not None:
+                    start, end = toks[i][1], toks[i + n - 1][2]
+                    found.append(Found(start=start, end=end, text=text[start:end], value=value))
+                    i += n
+                    break
+            else:
+                i += 1
+        return found
