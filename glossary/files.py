@@ -131,7 +131,10 @@ def _read_csv(text: str) -> tuple[list[Entry], list[Problem]]:
                 problems.append(Problem(1, "a header cell is empty (each names a language)"))
                 columns.append(None)
             else:
-                columns.append(_language(cell, 1, problems))
+                lang = _language(cell, 1, problems)
+                if lang is not None and lang in columns:
+                    problems.append(Problem(1, f"language {lang} has two columns"))
+                columns.append(lang)
         if not any(isinstance(c, str) and c not in ("note", "keep") for c in columns):
             problems.append(Problem(1, "the header row names no language (e.g. en,es,note)"))
         if problems:  # the rows cannot be read without their header

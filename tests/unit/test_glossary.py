@@ -85,6 +85,25 @@ def test_tbx_basic_entries() -> None:
     assert g.keep == ("Nimbus",)
 
 
+def test_tbx_3_concept_entries_and_do_not_translate_notes() -> None:
+    tbx = """<tbx type="TBX-Basic" xml:lang="en"><text><body>
+<conceptEntry id="c1">
+ <langSec xml:lang="en"><termSec><term>budget</term></termSec></langSec>
+ <langSec xml:lang="fr"><termSec><term>budget</term></termSec></langSec>
+ <langSec xml:lang="es"><termSec><term>presupuesto</term></termSec></langSec>
+</conceptEntry>
+<conceptEntry id="c2">
+ <langSec xml:lang="en"><termSec><term>Acme Cloud</term>
+  <termNote type="doNotTranslate">true</termNote></termSec></langSec>
+</conceptEntry>
+</body></text></tbx>"""
+    g = parse_glossary(tbx.encode(), "tbx")
+    assert [dict(c.terms) for c in g.concepts] == [
+        {"en": "budget", "fr": "budget", "es": "presupuesto"}
+    ]
+    assert g.keep == ("Acme Cloud",)
+
+
 def test_a_byte_order_mark_and_crlf_are_fine() -> None:
     g = parse_glossary(b"\xef\xbb\xbf" + CSV.replace("\n", "\r\n").encode(), "csv")
     assert len(g.concepts) == 2 and g.keep == ("Nimbus",)
@@ -106,6 +125,7 @@ def test_an_unknown_language_in_the_header() -> None:
         "line 1: unknown language 'xx': expected a BCP-47 code such as 'es' or 'pt-BR', "
         "or a name such as 'Spanish'"
     ]
+    assert refused("en,es,EN\na,b,c\n", "csv") == ["line 1: language en has two columns"]
     problems = refused('{"terms": [\n{"en": "a", "zz": "b"}\n]}', "json")
     assert len(problems) == 1 and problems[0].startswith("line 2: unknown language 'zz'")
 
