@@ -174,8 +174,8 @@ class Found(Generic[T]):
 
 class TermIndex(Generic[T]):
     """Finds terms in texts of one language: each term (with its number variants) leads to a
-    value. Where terms overlap the longest wins, then the one that starts first; a term found
-    once is not looked for inside itself again."""
+    value. The text is read left to right; at each word the longest term starting there wins,
+    and the search goes on after it (terms found never overlap)."""
 
     def __init__(self, language: Language, terms: Iterable[tuple[str, T]]) -> None:
         self.language = language

@@ -17,7 +17,15 @@ from glossary.errors import GlossaryError, Problem
 from glossary.matching import Found, TermIndex
 from languages import Language, matches
 
-__all__ = ["MAX_TERM_LENGTH", "Concept", "Glossary", "PairTerms", "Rendering", "assemble"]
+__all__ = [
+    "MAX_TERM_LENGTH",
+    "Concept",
+    "Entry",
+    "Glossary",
+    "PairTerms",
+    "Rendering",
+    "assemble",
+]
 
 MAX_TERM_LENGTH = 200
 """Characters in one term."""
