@@ -1,6 +1,7 @@
 """Glossary files: CSV, JSON and TBX-Basic, read whole or refused whole.
 
-- **CSV**: a header row of BCP-47 codes, one concept per row; an optional ``note`` column, and
+- **CSV** (comma-, semicolon- or tab-separated, as the header row shows): a header row of
+  BCP-47 codes, one concept per row; an optional ``note`` column, and
   an optional ``keep`` column (``yes``/``true``/``1``/``x``) that marks do-not-translate rows,
   whose term passes through unchanged in every language.
 - **JSON**: ``{"terms": [{"en": "deliverable", "es": "entregable", "note": "..."}],
@@ -117,7 +118,10 @@ def _language(code: str, line: int | None, problems: list[Problem]) -> Language 
 # --- CSV ----------------------------------------------------------------------------------------
 def _read_csv(text: str) -> tuple[list[Entry], list[Problem]]:
     problems: list[Problem] = []
-    reader = csv.reader(io.StringIO(text, newline=""))
+    # spreadsheets in many locales save with semicolons (or tabs): the header row tells
+    first = text.split("\n", 1)[0]
+    delimiter = max(",;\t", key=first.count)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         header = next(reader, None)
         if header is None:

@@ -104,6 +104,12 @@ def test_tbx_3_concept_entries_and_do_not_translate_notes() -> None:
     assert g.keep == ("Acme Cloud",)
 
 
+def test_spreadsheet_exports_with_semicolons_or_tabs() -> None:
+    for sep in (";", "\t"):
+        g = parse_glossary(f"en{sep}es\nbudget{sep}presupuesto, anual\n".encode(), "csv")
+        assert [dict(c.terms) for c in g.concepts] == [{"en": "budget", "es": "presupuesto, anual"}]
+
+
 def test_a_byte_order_mark_and_crlf_are_fine() -> None:
     g = parse_glossary(b"\xef\xbb\xbf" + CSV.replace("\n", "\r\n").encode(), "csv")
     assert len(g.concepts) == 2 and g.keep == ("Nimbus",)
