@@ -240,6 +240,8 @@ def _read_json(text: str) -> tuple[list[Entry], list[Problem]]:
 _ENTRY = {"termEntry", "conceptEntry"}
 _LANGSET = {"langSet", "langSec"}
 _XML_LANG = "xml:lang"
+_TEXT = {"term", "descrip", "termNote", "note"}
+"""Elements whose text is read: the term itself, and notes that may mark it do-not-translate."""
 
 
 class _TbxReader(xml.sax.handler.ContentHandler):
@@ -270,7 +272,7 @@ class _TbxReader(xml.sax.handler.ContentHandler):
             self._lang = _language(code, self._line(), self.problems) if code else None
             if not code:
                 self.problems.append(Problem(self._line(), f"<{name}> without xml:lang"))
-        elif name == "term" or (name in ("descrip", "termNote", "note")):
+        elif name in _TEXT:
             kind = attrs.get("type", "")
             self._field = "term" if name == "term" else f"{name}:{kind}"
             self._text = []
@@ -280,7 +282,7 @@ class _TbxReader(xml.sax.handler.ContentHandler):
             self._text.append(content)
 
     def endElement(self, name: str) -> None:
-        if self._text is not None and (name == "term" or name in ("descrip", "termNote", "note")):
+        if self._text is not None and name in _TEXT:
             value = "".join(self._text).strip()
             self._text = None
             if self._field == "term":

@@ -32,6 +32,11 @@ def tokens(text: str) -> list[tuple[str, int, int]]:
     return [(m.group().casefold(), m.start(), m.end()) for m in _TOKEN.finditer(text)]
 
 
+def _words(text: str) -> tuple[str, ...]:
+    """The case-folded tokens of ``text``."""
+    return tuple(t for t, _, _ in tokens(text))
+
+
 def _en(w: str) -> set[str]:
     out = {w + "s", w + "es"}
     if len(w) > 2 and w.endswith("y") and w[-2] not in "aeiou":
@@ -146,7 +151,7 @@ _RULES: dict[str, tuple[Callable[[str], set[str]], bool]] = {
 def number_variants(term: str, language: Language) -> set[tuple[str, ...]]:
     """The token sequences of ``term`` and of its plural/singular candidates in ``language``
     (only the term itself for a language without rules)."""
-    words = tuple(t for t, _, _ in tokens(term))
+    words = _words(term)
     if not words:
         return set()
     out = {words}
@@ -178,11 +183,10 @@ class TermIndex(Generic[T]):
     and the search goes on after it (terms found never overlap)."""
 
     def __init__(self, language: Language, terms: Iterable[tuple[str, T]]) -> None:
-        self.language = language
         listed = list(terms)
         entries: dict[tuple[str, ...], T] = {}
         for term, value in listed:  # a term as written wins over another term's variant
-            words = tuple(t for t, _, _ in tokens(term))
+            words = _words(term)
             if words:
                 entries[words] = value
         for term, value in listed:
@@ -190,9 +194,6 @@ class TermIndex(Generic[T]):
                 entries.setdefault(variant, value)
         self._entries = entries
         self._longest = max((len(k) for k in entries), default=0)
-
-    def __len__(self) -> int:
-        return len(self._entries)
 
     def find(self, text: str) -> list[Found[T]]:
         """Every term in ``text``, left to right, none overlapping."""

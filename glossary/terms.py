@@ -9,7 +9,6 @@ languages needs: which terms to look for in the source and what each must become
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -84,10 +83,6 @@ class Glossary:
 
     def __len__(self) -> int:
         return len(self.concepts) + len(self.keep)
-
-    @functools.cached_property
-    def languages(self) -> frozenset[Language]:
-        return frozenset(lang for c in self.concepts for lang in c.terms)
 
     def pair(self, source: Language, target: Language) -> PairTerms:
         """The terms to look for in ``source`` text and what each becomes in ``target``
