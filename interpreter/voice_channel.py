@@ -105,33 +105,30 @@ def _slices(frame: rtc.AudioFrame, ms: int = TRIM_RESOLUTION_MS) -> list[rtc.Aud
 
 
 def _coalesced(frames: list[rtc.AudioFrame], ms: int = CAPTURE_MS) -> list[rtc.AudioFrame]:
-    """Consecutive ``frames`` (one rate, one channel layout) joined into frames of at most
-    ``ms``; a frame that is longer already stays as it is."""
-    out: list[rtc.AudioFrame] = []
-    run: list[rtc.AudioFrame] = []
-    samples = 0
-    for frame in [*frames, None]:
-        if run and (
-            frame is None
-            or samples + frame.samples_per_channel > run[0].sample_rate * ms // 1000
-            or (frame.sample_rate, frame.num_channels) != (run[0].sample_rate, run[0].num_channels)
-        ):
+    """Consecutive ``frames`` joined into frames of at most ``ms`` (frames of another rate or
+    channel layout start a new one; a frame that is longer already stays as it is)."""
+    runs: list[tuple[list[rtc.AudioFrame], int]] = []  # (frames, samples per channel)
+    for frame in frames:
+        if runs:
+            run, samples = runs[-1]
             first = run[0]
-            out.append(
-                first
-                if len(run) == 1
-                else rtc.AudioFrame(
-                    b"".join(bytes(f.data) for f in run),
-                    first.sample_rate,
-                    first.num_channels,
-                    samples,
-                )
-            )
-            run, samples = [], 0
-        if frame is not None:
-            run.append(frame)
-            samples += frame.samples_per_channel
-    return out
+            layout = (frame.sample_rate, frame.num_channels)
+            total = samples + frame.samples_per_channel
+            if layout == (first.sample_rate, first.num_channels) and (
+                total <= first.sample_rate * ms // 1000
+            ):
+                run.append(frame)
+                runs[-1] = (run, total)
+                continue
+        runs.append(([frame], frame.samples_per_channel))
+    return [
+        run[0]
+        if len(run) == 1
+        else rtc.AudioFrame(
+            b"".join(bytes(f.data) for f in run), run[0].sample_rate, run[0].num_channels, samples
+        )
+        for run, samples in runs
+    ]
 
 
 def _quiet(frame: rtc.AudioFrame) -> bool:
