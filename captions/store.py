@@ -615,6 +615,12 @@ class TranscriptStore:
         """``"sqlite"`` or ``"postgresql"``."""
         return self._db.dialect
 
+    @property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine (SQLite in WAL mode, or a PostgreSQL pool), for other tables
+        of the same deployment database (the room glossaries); closed with the store."""
+        return self._db.engine
+
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         if self._closed:
             raise TranscriptStoreError("the transcript store is closed")
