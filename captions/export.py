@@ -282,6 +282,10 @@ def to_json(transcript: Transcript) -> str:
                 "interpreter": t.line.interpreter,
                 "engine": t.line.engine,
                 "text": t.line.text,
+                "glossary": [
+                    {"source": term.source, "target": term.target, "found": term.found}
+                    for term in t.line.terms
+                ],
             }
             for t in timed_lines(transcript)
         ],

@@ -2,14 +2,15 @@
 
 ``meetings`` is one row per LiveKit room session; ``segments`` what each speaker said, in the
 language they said it; ``translations`` the text of a segment in another language, with the
-engine that produced it.
+engine that produced it; ``translation_terms`` the glossary terms a translation had to
+contain, and whether it did.
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 
-__all__ = ["meetings", "metadata", "segments", "translations"]
+__all__ = ["meetings", "metadata", "segments", "translation_terms", "translations"]
 
 metadata = sa.MetaData()
 
@@ -60,4 +61,21 @@ translations = sa.Table(
         ondelete="CASCADE",
     ),
     sa.Index("ix_translations_meeting_language", "meeting_id", "language"),
+)
+
+translation_terms = sa.Table(
+    "translation_terms",
+    metadata,
+    sa.Column("meeting_id", sa.Integer, primary_key=True),
+    sa.Column("segment_id", sa.String, primary_key=True),
+    sa.Column("language", sa.String(35), primary_key=True),
+    sa.Column("position", sa.Integer, primary_key=True),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("target", sa.Text, nullable=False),
+    sa.Column("found", sa.Boolean, nullable=False),
+    sa.ForeignKeyConstraint(
+        ["meeting_id", "segment_id", "language"],
+        ["translations.meeting_id", "translations.segment_id", "translations.language"],
+        ondelete="CASCADE",
+    ),
 )

@@ -38,12 +38,13 @@ from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 
 from captions.errors import TranscriptNotFoundError, TranscriptStoreError
-from captions.schema import meetings, metadata, segments, translations
+from captions.schema import meetings, metadata, segments, translation_terms, translations
 from captions.segments import Caption
 from languages import Language
 
 __all__ = [
     "ORIGINAL",
+    "AppliedTerm",
     "Meeting",
     "MeetingInfo",
     "Transcript",
@@ -94,6 +95,16 @@ class Meeting:
             raise ValueError("room sids and names cannot contain NUL")
 
 
+@dataclass(frozen=True, slots=True)
+class AppliedTerm:
+    """A glossary term a translation had to contain: ``source`` as said, ``target`` as
+    required, and whether the translation contains it."""
+
+    source: str
+    target: str
+    found: bool
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TranscriptLine:
     """One line of an exported transcript; times are seconds from the meeting start."""
@@ -111,6 +122,8 @@ class TranscriptLine:
     """The line is a human interpreter's speech, not a participant's own words."""
     engine: str
     """The translation engine, for machine translations; empty otherwise."""
+    terms: tuple[AppliedTerm, ...] = ()
+    """The glossary terms the translation had to contain (translated lines only)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -146,7 +159,12 @@ class TranscriptWriter(Protocol):
     ) -> None: ...
 
     async def save_translation(
-        self, meeting: Meeting, caption: Caption, *, engine: str = ""
+        self,
+        meeting: Meeting,
+        caption: Caption,
+        *,
+        engine: str = "",
+        terms: Sequence[AppliedTerm] = (),
     ) -> None: ...
 
 
@@ -349,9 +367,12 @@ class _Database:
 
         self._remember(meeting, self._retrying(write))
 
-    def save_translation(self, meeting: Meeting, caption: Caption, engine: str) -> None:
+    def save_translation(
+        self, meeting: Meeting, caption: Caption, engine: str, terms: Sequence[AppliedTerm]
+    ) -> None:
         wall_start, wall_end = _wall_span(caption)
         values = {"text": caption.text, "engine": engine, "updated_at": time.time()}
+        key = {"segment_id": caption.source_segment_id, "language": str(caption.language)}
 
         def write(conn: Connection) -> int:
             meeting_id = self._meeting_id(conn, meeting)
@@ -381,6 +402,30 @@ class _Database:
                     index_elements=["meeting_id", "segment_id", "language"], set_=values
                 )
             )
+            # A rewritten translation replaces its terms.
+            t = translation_terms.c
+            conn.execute(
+                translation_terms.delete().where(
+                    t.meeting_id == meeting_id,
+                    t.segment_id == key["segment_id"],
+                    t.language == key["language"],
+                )
+            )
+            if terms:
+                conn.execute(
+                    translation_terms.insert(),
+                    [
+                        {
+                            "meeting_id": meeting_id,
+                            **key,
+                            "position": i,
+                            "source": term.source.replace("\x00", ""),
+                            "target": term.target.replace("\x00", ""),
+                            "found": term.found,
+                        }
+                        for i, term in enumerate(terms)
+                    ],
+                )
             return meeting_id
 
         self._remember(meeting, self._retrying(write))
@@ -472,6 +517,17 @@ class _Database:
                     "no transcript in this language",
                     available=(ORIGINAL, *available) if available else (),
                 )
+            terms: dict[str, list[AppliedTerm]] = {}
+            if language != ORIGINAL:
+                tt = translation_terms.c
+                for term in conn.execute(
+                    sa.select(tt.segment_id, tt.source, tt.target, tt.found)
+                    .where(tt.meeting_id == meeting.id, tt.language == language)
+                    .order_by(tt.segment_id, tt.position)
+                ):
+                    terms.setdefault(term.segment_id, []).append(
+                        AppliedTerm(term.source, term.target, bool(term.found))
+                    )
         lines = tuple(
             TranscriptLine(
                 segment_id=r.segment_id,
@@ -485,6 +541,7 @@ class _Database:
                 translated=bool(r.translated),
                 interpreter=bool(r.interpreter),
                 engine=r.engine or "",
+                terms=tuple(terms.get(r.segment_id, ())) if r.translated else (),
             )
             for r in rows
         )
@@ -543,6 +600,9 @@ class _Database:
         def delete(conn: Connection) -> int:
             ids = list(conn.execute(stale).scalars())
             for chunk in _chunks(ids, 500):
+                conn.execute(
+                    translation_terms.delete().where(translation_terms.c.meeting_id.in_(chunk))
+                )
                 conn.execute(translations.delete().where(translations.c.meeting_id.in_(chunk)))
                 conn.execute(segments.delete().where(segments.c.meeting_id.in_(chunk)))
                 conn.execute(meetings.delete().where(meetings.c.id.in_(chunk)))
@@ -646,13 +706,23 @@ class TranscriptStore:
         await self._run(self._db.save_segment, meeting, _storable(caption), interpreter)
 
     async def save_translation(
-        self, meeting: Meeting, caption: Caption, *, engine: str = ""
+        self,
+        meeting: Meeting,
+        caption: Caption,
+        *,
+        engine: str = "",
+        terms: Sequence[AppliedTerm] = (),
     ) -> None:
-        """Store (or replace) a final translated caption of a source segment."""
+        """Store (or replace) a final translated caption of a source segment, with the
+        glossary ``terms`` it had to contain."""
         _check_caption(caption)
         if not caption.translated:
             raise ValueError("an untranslated caption goes to save_segment")
-        await self._run(self._db.save_translation, meeting, _storable(caption), engine)
+        if any(len(t.source) + len(t.target) > MAX_TEXT_LENGTH for t in terms):
+            raise ValueError("glossary term too long to store")
+        await self._run(
+            self._db.save_translation, meeting, _storable(caption), engine, tuple(terms)
+        )
 
     async def save_caption(
         self, meeting: Meeting, caption: Caption, *, engine: str = "", interpreter: bool = False

@@ -20,7 +20,7 @@ from typing import Generic, TypeVar
 
 from languages import Language, primary
 
-__all__ = ["Found", "TermIndex", "number_variants", "tokens"]
+__all__ = ["Found", "TermIndex", "folded_words", "number_variants", "plural_of", "tokens"]
 
 T = TypeVar("T")
 
@@ -32,7 +32,7 @@ def tokens(text: str) -> list[tuple[str, int, int]]:
     return [(m.group().casefold(), m.start(), m.end()) for m in _TOKEN.finditer(text)]
 
 
-def _words(text: str) -> tuple[str, ...]:
+def folded_words(text: str) -> tuple[str, ...]:
     """The case-folded tokens of ``text``."""
     return tuple(t for t, _, _ in tokens(text))
 
@@ -151,7 +151,7 @@ _RULES: dict[str, tuple[Callable[[str], set[str]], bool]] = {
 def number_variants(term: str, language: Language) -> set[tuple[str, ...]]:
     """The token sequences of ``term`` and of its plural/singular candidates in ``language``
     (only the term itself for a language without rules)."""
-    words = _words(term)
+    words = folded_words(term)
     if not words:
         return set()
     out = {words}
@@ -165,6 +165,96 @@ def number_variants(term: str, language: Language) -> set[tuple[str, ...]]:
     for variant in variants_of(words[head]):
         out.add((*words[:head], variant, *words[head + 1 :]))
     return out
+
+
+def _en_plural(w: str) -> str:
+    if len(w) > 2 and w.endswith("y") and w[-2] not in "aeiou":
+        return w[:-1] + "ies"
+    if w.endswith(("s", "x", "z", "ch", "sh")):
+        return w + "es"
+    return w + "s"
+
+
+_ES_STRESSED = re.compile(r"[áéíóú][nsl]$")
+
+
+def _es_plural(w: str) -> str:
+    if w.endswith("z"):
+        return w[:-1] + "ces"
+    if w.endswith(("s", "x")) and not _ES_STRESSED.search(w):
+        return w  # la crisis -> las crisis
+    if _ES_STRESSED.search(w):
+        return w.translate(_UNACCENT) + "es"  # canción -> canciones
+    if w[-1] in "aeiouáéó":
+        return w + "s"
+    return w + "es"
+
+
+def _fr_plural(w: str) -> str:
+    if w.endswith(("s", "x", "z")):
+        return w
+    if w.endswith(("au", "eu")):
+        return w + "x"
+    if w.endswith("al"):
+        return w[:-2] + "aux"
+    return w + "s"
+
+
+def _pt_plural(w: str) -> str:
+    if w.endswith("ão"):
+        return w[:-2] + "ões"
+    if w.endswith("m"):
+        return w[:-1] + "ns"
+    if w.endswith(("al", "ol", "ul")):
+        return w[:-1] + "is"
+    if w.endswith(("r", "z")):
+        return w + "es"
+    if w.endswith("s"):
+        return w
+    return w + "s"
+
+
+def _it_plural(w: str) -> str:
+    for singular, plural in _IT_PLURAL:
+        if w.endswith(singular):
+            return w[: -len(singular)] + plural
+    if w.endswith(("o", "e")):
+        return w[:-1] + "i"
+    if w.endswith("a"):
+        return w[:-1] + "e"
+    return w  # loanwords (il computer, i computer) and stressed endings do not change
+
+
+_PLURALS: dict[str, Callable[[str], str]] = {
+    "en": _en_plural,
+    "es": _es_plural,
+    "fr": _fr_plural,
+    "pt": _pt_plural,
+    "it": _it_plural,
+    # German plurals are not predictable from spelling (Bericht -> Berichte, Auto -> Autos):
+    # a German target term stays as the glossary writes it.
+}
+
+
+def plural_of(term: str, language: Language) -> str:
+    """``term`` with its head word in the plural (``hoja de ruta`` -> ``hojas de ruta``,
+    ``data center`` -> ``data centers``), the rest written as it was; ``term`` itself for a
+    language without a rule or a head that is not a word."""
+    rule, rules = _PLURALS.get(primary(language)), _RULES.get(primary(language))
+    found = list(re.finditer(r"\w+(?:[-'’]\w+)*", term))
+    if rule is None or rules is None or not found:
+        return term
+    head = found[-1] if rules[1] else found[0]
+    word = head.group()
+    if not word.isalpha() or len(word) < 2:
+        return term
+    if word.isupper():  # an acronym: KPI -> KPIs in English, unchanged elsewhere
+        plural = word + "s" if primary(language) == "en" else word
+    else:
+        plural = rule(word.lower())
+    if word[0].isupper() and not word.isupper():
+        plural = plural[0].upper() + plural[1:]
+    return term[: head.start()] + plural + term[head.end() :]
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,7 +276,7 @@ class TermIndex(Generic[T]):
         listed = list(terms)
         entries: dict[tuple[str, ...], T] = {}
         for term, value in listed:  # a term as written wins over another term's variant
-            words = _words(term)
+            words = folded_words(term)
             if words:
                 entries[words] = value
         for term, value in listed:

@@ -12,6 +12,8 @@ from prometheus_client import Counter, Histogram
 __all__ = [
     "CAPTION_PUBLISHED",
     "FIRST_AUDIO",
+    "GLOSSARY_MISSES",
+    "GLOSSARY_TERMS",
     "RETRIES",
     "STAGE_ERRORS",
     "STT_FINAL",
@@ -47,6 +49,16 @@ FIRST_AUDIO = Histogram(
     "end of source speech -> first translated audio frame captured on the language track",
     ["target_language"],
     buckets=_BUCKETS,
+)
+GLOSSARY_TERMS = Counter(
+    "interpreter_glossary_terms",
+    "glossary terms found in source units, each a term the translation had to contain",
+    ["target_language"],
+)
+GLOSSARY_MISSES = Counter(
+    "interpreter_glossary_misses",
+    "glossary terms whose required target the translation did not contain",
+    ["target_language"],
 )
 UNITS = Counter("interpreter_units_total", "translation units committed", ["source_language"])
 VOICE_SKIPPED = Counter(

@@ -19,7 +19,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncIterable, AsyncIterator, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,7 +29,9 @@ from livekit.agents import stt, tts, utils
 from captions import Caption, CaptionsError
 from captions.live import CaptionPublisher
 from captions.protocol import segment_run_prefix, source_segment_id, translated_segment_id
-from captions.store import Meeting, TranscriptWriter
+from captions.store import AppliedTerm, Meeting, TranscriptWriter
+from glossary import Glossary
+from glossary.enforcement import CheckedTerm, check_terms, engine_terms, required_terms
 from interpreter import metrics
 from interpreter.errors import InterpreterError, LanguageError, UnknownLanguageError
 from interpreter.pacing import Pacing
@@ -132,9 +134,19 @@ class _Lane:
 
     async def _interpret(self, unit: SourceUnit) -> None:
         p = self._pipeline
+        glossary = p.glossary
+        required = (
+            required_terms(glossary.pair(unit.language, self.language), unit.text)
+            if glossary is not None
+            else ()
+        )
         try:
             request = TranslationRequest(
-                text=unit.text, source=unit.language, target=self.language, context=unit.context
+                text=unit.text,
+                source=unit.language,
+                target=self.language,
+                context=unit.context,
+                glossary=engine_terms(required) if required else None,
             )
             result = await p.translation.translate_request(request, within=p.translation_timeout)
         except Exception as e:
@@ -148,8 +160,14 @@ class _Lane:
             return
         translated_at = p.clock()
         metrics.TRANSLATION_DONE.labels(self.language).observe(translated_at - unit.speech_end)
+        checked = check_terms(required, result.text, self.language)
+        self._count_terms(checked, segment_id=unit.segment_id, engine=result.engine)
         caption = p.caption(unit, language=self.language, text=result.text)
-        await p.record(caption, translation=result)
+        await p.record(
+            caption,
+            translation=result,
+            terms=[AppliedTerm(c.term.source, c.term.target, c.found) for c in checked],
+        )
         if not await p.publish(caption):
             return
         published_at = p.clock()
@@ -172,6 +190,24 @@ class _Lane:
             },
         )
 
+    def _count_terms(self, checked: Sequence[CheckedTerm], *, segment_id: str, engine: str) -> None:
+        if not checked:
+            return
+        misses = sum(not c.found for c in checked)
+        metrics.GLOSSARY_TERMS.labels(self.language).inc(len(checked))
+        if misses:
+            metrics.GLOSSARY_MISSES.labels(self.language).inc(misses)
+            logger.warning(
+                "glossary terms missing from a translation",
+                extra={
+                    "segment_id": segment_id,
+                    "language": self.language,
+                    "engine": engine,
+                    "terms": len(checked),
+                    "misses": misses,
+                },
+            )
+
 
 class SpeakerPipeline:
     """Interprets one speaker into the current target languages.
@@ -187,6 +223,9 @@ class SpeakerPipeline:
         pacing: how each language track keeps up with the speaker.
         translation_timeout: seconds one unit's translation may take, fallbacks included.
         audio_source: makes the audio source of a language track (a test records frames).
+        glossary: the room's glossary (its terms found in a unit are enforced in translation
+            and checked in the output); :attr:`glossary` can be replaced at any time, and the
+            next unit uses the new one.
     """
 
     def __init__(
@@ -206,7 +245,9 @@ class SpeakerPipeline:
         pacing: Pacing | None = None,
         translation_timeout: float = TRANSLATION_TIMEOUT,
         audio_source: AudioSourceFactory | None = None,
+        glossary: Glossary | None = None,
     ) -> None:
+        self.glossary = glossary
         self.speaker_identity = speaker_identity
         self.speaker_name = speaker_name
         self.translation = translation
@@ -290,10 +331,17 @@ class SpeakerPipeline:
             wall_time=unit.speech_end,
         )
 
-    async def record(self, caption: Caption, *, translation: Translation | None = None) -> None:
+    async def record(
+        self,
+        caption: Caption,
+        *,
+        translation: Translation | None = None,
+        terms: Sequence[AppliedTerm] = (),
+    ) -> None:
         """Store a final caption before it is published (a crash loses nothing anyone saw).
 
-        ``translation`` names the engine that produced a translated caption. Any failure of
+        ``translation`` names the engine that produced a translated caption, ``terms`` the
+        glossary terms it had to contain. Any failure of
         the store (unavailable after its own retries, or an unexpected error) is logged and
         counted, and never raised: the caption is still published, so listeners keep their
         captions during an outage.
@@ -303,7 +351,9 @@ class SpeakerPipeline:
         try:
             if caption.translated:
                 engine = translation.engine if translation is not None else self.translation.name
-                await self.transcripts.save_translation(self.meeting, caption, engine=engine)
+                await self.transcripts.save_translation(
+                    self.meeting, caption, engine=engine, terms=terms
+                )
             else:
                 await self.transcripts.save_segment(
                     self.meeting, caption, interpreter=self.interpreter

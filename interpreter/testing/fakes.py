@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import math
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Never
 
@@ -30,7 +30,7 @@ from livekit.agents import APIConnectOptions, stt, tts, utils
 from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS, NOT_GIVEN, NotGivenOr
 
 from captions.segments import Caption
-from captions.store import Meeting
+from captions.store import AppliedTerm, Meeting
 from interpreter.errors import ProviderError
 from interpreter.translation.engine import TranslationEngine, TranslationRequest
 from languages import Language, normalize_language, pairs_among
@@ -365,6 +365,8 @@ class FakeTranscripts:
     ) -> None:
         self.segments: list[tuple[Caption, bool]] = []
         self.translations: list[tuple[Caption, str]] = []
+        self.terms: dict[str, tuple[AppliedTerm, ...]] = {}
+        """The glossary terms of each stored translation, by its segment id."""
         self.log = log if log is not None else []
         self.failures = failures
         self.error = error
@@ -383,10 +385,16 @@ class FakeTranscripts:
         self.log.append(("stored", caption.segment_id))
 
     async def save_translation(
-        self, meeting: Meeting, caption: Caption, *, engine: str = ""
+        self,
+        meeting: Meeting,
+        caption: Caption,
+        *,
+        engine: str = "",
+        terms: Sequence[AppliedTerm] = (),
     ) -> None:
         self._maybe_fail()
         self.translations.append((caption, engine))
+        self.terms[caption.segment_id] = tuple(terms)
         self.log.append(("stored", caption.segment_id))
 
     async def aclose(self) -> None:

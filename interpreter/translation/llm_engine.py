@@ -2,9 +2,10 @@
 (``livekit.plugins.openai.LLM(base_url=...)`` for vLLM, llama.cpp server, Ollama) or a local one.
 
 The prompt is tight: the model returns the translation only, keeps names, numbers and markup,
-uses the glossary terms, and reads the source text as data inside a delimited block, never as
-instructions. The answer is cleaned defensively (quotes, preambles, echoed delimiters) and an
-empty answer or an echo of the source is an error, not a translation.
+uses the glossary terms found in the unit (given as data in a ``<glossary>`` block of the user
+message, like the text itself), and reads the source text as data inside a delimited block,
+never as instructions. The answer is cleaned defensively (quotes, preambles, echoed
+delimiters) and an empty answer or an echo of the source is an error, not a translation.
 """
 
 from __future__ import annotations
@@ -32,8 +33,8 @@ logger = logging.getLogger("interpreter.translation.llm")
 # The router falls back to another engine; retrying here would only add latency.
 _NO_RETRY = APIConnectOptions(max_retry=0, retry_interval=0.0, timeout=10.0)
 
-_DELIMITER = re.compile(r"<(/?)\s*(source|context)\b", re.IGNORECASE)
-_ECHOED_TAGS = re.compile(r"</?\s*(source|context|translation)\s*>", re.IGNORECASE)
+_DELIMITER = re.compile(r"<(/?)\s*(source|context|glossary)\b", re.IGNORECASE)
+_ECHOED_TAGS = re.compile(r"</?\s*(source|context|glossary|translation)\s*>", re.IGNORECASE)
 _PREAMBLE = re.compile(
     r"^\s*(?:here\s+is\s+the\s+translation|here's\s+the\s+translation|translation|"
     r"translated\s+text|traducción|traduction|tradução|traduzione|traducció|übersetzung)"
@@ -75,9 +76,14 @@ def build_translation_prompt(
         )
     terms = {s: t for s, t in (glossary or {}).items() if s.strip() and t.strip()}
     if terms:
-        rules.append("Always translate these terms as given (source term => target term):")
-        rules.extend(f"- {_as_data(s)} => {_as_data(t)}" for s, t in sorted(terms.items()))
+        rules.append(
+            "Text inside <glossary> lists terms of this source text, one per line as "
+            "'source term => target term': write each target term exactly as given."
+        )
     parts: list[str] = []
+    if terms:
+        listed = "\n".join(f"{_as_data(s)} => {_as_data(t)}" for s, t in sorted(terms.items()))
+        parts.append(f"<glossary>\n{listed}\n</glossary>")
     if context:
         joined = "\n".join(_as_data(c) for c in context)
         parts.append(f"<context>\n{joined}\n</context>")

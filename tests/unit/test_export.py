@@ -256,6 +256,7 @@ def test_json_keeps_everything_a_program_needs() -> None:
             "interpreter": False,
             "engine": "apertium",
             "text": 'Dijo "sí" <ok>',
+            "glossary": [],
         }
     ]
 

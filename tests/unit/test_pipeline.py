@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from captions.live import CaptionPublisher
-from captions.store import Meeting
+from captions.store import AppliedTerm, Meeting
+from glossary import parse_glossary
 from interpreter import pipeline as pipeline_module
 from interpreter.pipeline import SpeakerPipeline
 from interpreter.testing.checks import eventually, metric_value
@@ -31,7 +32,7 @@ from interpreter.testing.fakes import (
     final,
     interim,
 )
-from interpreter.translation import TranslationEngine, TranslationRouter
+from interpreter.translation import TranslationEngine, TranslationRequest, TranslationRouter
 from languages import Language
 
 EN, ES, FR, DE = Language("en"), Language("es"), Language("fr"), Language("de")
@@ -326,3 +327,94 @@ async def test_a_language_without_a_voice_gets_no_track_and_the_others_do() -> N
         assert room.local_participant.published == []
     finally:
         await p.aclose()
+
+
+# --- glossary ----------------------------------------------------------------------------------
+class _TermAwareTranslation(FakeTranslation):
+    """Writes each glossary target in place of its source term (as the real engines do)."""
+
+    def __init__(self, *, honour: bool = True) -> None:
+        super().__init__(languages=("en", "es"))
+        self.honour = honour
+        self.glossaries: list[dict[str, str] | None] = []
+
+    async def _translate(self, request: TranslationRequest) -> str:
+        glossary = dict(request.glossary) if request.glossary is not None else None
+        self.glossaries.append(glossary)
+        text = request.text
+        for source, target in (glossary or {}).items():
+            text = text.replace(source, target if self.honour else source.upper())
+        return f"[{request.target}] {text}"
+
+
+_GLOSSARY = parse_glossary(b"en,es,keep\ndeliverable,entregable,\nNimbus,,yes\n", "csv")
+
+
+async def test_only_the_units_glossary_terms_go_to_the_engine_and_are_checked_and_stored() -> None:
+    engine = _TermAwareTranslation()
+    script = [
+        final("The deliverables of Nimbus.", language="en", start=0.0, end=1.0),
+        final("Nothing special here.", language="en", start=1.2, end=2.0),
+    ]
+    before = metric_value("interpreter_glossary_terms_total", target_language="es")
+    r = await rig(script, targets=(ES,), translation=engine, glossary=_GLOSSARY)
+    try:
+        await r.speak(2.5)
+        await eventually(lambda: len(r.finals("es")) == 2)
+        assert engine.glossaries == [{"deliverables": "entregables", "Nimbus": "Nimbus"}, None]
+        assert r.finals("es")[0].text == "[es] The entregables of Nimbus."
+        first = r.transcripts.translations[0][0].segment_id
+        assert r.transcripts.terms[first] == (
+            AppliedTerm("deliverables", "entregables", True),
+            AppliedTerm("Nimbus", "Nimbus", True),
+        )
+        after = metric_value("interpreter_glossary_terms_total", target_language="es")
+        assert after - before == 2
+    finally:
+        await r.pipeline.aclose()
+
+
+async def test_a_missed_term_is_counted_logged_and_stored_as_missed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    engine = _TermAwareTranslation(honour=False)
+    before = metric_value("interpreter_glossary_misses_total", target_language="es")
+    r = await rig(
+        [final("One deliverable.", language="en", start=0.0, end=1.0)],
+        targets=(ES,),
+        translation=engine,
+        glossary=_GLOSSARY,
+    )
+    try:
+        with caplog.at_level(logging.WARNING, logger="interpreter.pipeline"):
+            await r.speak(1.5)
+            await eventually(lambda: len(r.finals("es")) == 1)
+        assert metric_value("interpreter_glossary_misses_total", target_language="es") == (
+            before + 1
+        )
+        (segment,) = r.transcripts.terms
+        assert r.transcripts.terms[segment] == (AppliedTerm("deliverable", "entregable", False),)
+        record = next(rec for rec in caplog.records if "glossary terms missing" in rec.message)
+        assert record.misses == 1  # type: ignore[attr-defined]
+        assert "deliverable" not in record.getMessage()  # counts in logs, never speech
+    finally:
+        await r.pipeline.aclose()
+
+
+async def test_a_new_glossary_applies_from_the_next_unit() -> None:
+    engine = _TermAwareTranslation()
+    r = await rig(
+        [final("One deliverable.", language="en", start=0.0, end=1.0)],
+        targets=(ES,),
+        translation=engine,
+    )
+    try:
+        await r.speak(1.5)
+        await eventually(lambda: len(r.finals("es")) == 1)
+        r.pipeline.glossary = _GLOSSARY
+        r.stt.pending = [final("Two deliverables.", language="en", start=2.0, end=2.5)]
+        await r.speak(1.5)
+        await eventually(lambda: len(r.finals("es")) == 2)
+        assert engine.glossaries == [None, {"deliverables": "entregables"}]
+    finally:
+        await r.pipeline.aclose()

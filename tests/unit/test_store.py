@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import json
 import multiprocessing
 import os
 import shutil
@@ -24,8 +25,10 @@ import pytest
 import sqlalchemy as sa
 
 from captions import Caption
+from captions.export import render
 from captions.store import (
     ORIGINAL,
+    AppliedTerm,
     Meeting,
     TranscriptNotFoundError,
     TranscriptStore,
@@ -195,6 +198,34 @@ async def test_rewriting_a_segment_replaces_it_instead_of_adding_a_line(
     ]
     [info] = await store.meetings()
     assert info.segments == 1
+
+
+async def test_a_translation_keeps_its_glossary_terms_and_a_rewrite_replaces_them(
+    store: TranscriptStore,
+) -> None:
+    first = source(1, text="The deliverables of Nimbus")
+    await store.save_segment(MEETING, first)
+    es = translation(first, "es", "Los entregables de Nimbus")
+    terms = [
+        AppliedTerm("deliverables", "entregables", True),
+        AppliedTerm("Nimbus", "Nimbus", True),
+    ]
+    await store.save_translation(MEETING, es, engine="apertium", terms=terms)
+    [line] = (await store.transcript("standup", Language("es"))).lines
+    assert line.terms == tuple(terms)
+    document = json.loads(render(await store.transcript("standup", Language("es")), "json"))
+    assert document["segments"][0]["glossary"] == [
+        {"source": "deliverables", "target": "entregables", "found": True},
+        {"source": "Nimbus", "target": "Nimbus", "found": True},
+    ]
+    await store.save_translation(
+        MEETING, es, terms=[AppliedTerm("deliverables", "entregables", False)]
+    )
+    [line] = (await store.transcript("standup", Language("es"))).lines
+    assert line.terms == (AppliedTerm("deliverables", "entregables", False),)
+    assert (await store.transcript("standup", ORIGINAL)).lines[0].terms == ()
+    await store.purge(older_than=datetime.timedelta(days=0), now=T0 + 86400)
+    assert await store.meetings() == []
 
 
 async def test_a_restarted_store_keeps_everything_and_appends(db_url: str) -> None:
