@@ -84,6 +84,17 @@ class Glossary:
     def __len__(self) -> int:
         return len(self.concepts) + len(self.keep)
 
+    def languages(self) -> frozenset[Language]:
+        """Every language some concept has a term in."""
+        return frozenset(lang for concept in self.concepts for lang in concept.terms)
+
+    def vocabulary(self, language: Language) -> tuple[str, ...]:
+        """The terms a speaker of ``language`` may say, to bias recognition towards: the
+        do-not-translate terms (names, products: what a recogniser misses most) first, then
+        the concepts' terms in ``language``, each once."""
+        terms = [*self.keep, *(c.term(language) for c in self.concepts)]
+        return tuple(dict.fromkeys(t for t in terms if t))
+
     def pair(self, source: Language, target: Language) -> PairTerms:
         """The terms to look for in ``source`` text and what each becomes in ``target``
         (built once per direction)."""

@@ -35,6 +35,8 @@ from captions.protocol import (
     agent_identity,
 )
 from captions.store import Meeting, TranscriptStore, TranscriptWriter, database_url
+from glossary import Glossary, GlossaryError, GlossaryStoreError
+from glossary.store import GlossaryStore
 from interpreter.config import Settings, load_settings
 from interpreter.demand import (
     DEMAND_LINGER,
@@ -52,8 +54,10 @@ from interpreter.voice_channel import AudioSourceFactory
 from languages import Language, normalize_language
 
 __all__ = [
+    "GLOSSARY_POLL",
     "AgentTunings",
     "Providers",
+    "RoomGlossaries",
     "SpeakerAgent",
     "Transcripts",
     "agent_join_arguments",
@@ -61,6 +65,9 @@ __all__ = [
 ]
 
 logger = logging.getLogger("interpreter.agent")
+
+GLOSSARY_POLL = 2.0
+"""Seconds between two looks at the room's glossary revision (a change applies within this)."""
 
 
 class Providers(Protocol):
@@ -73,6 +80,14 @@ class Providers(Protocol):
     def translation(self) -> TranslationEngine: ...
 
     def tts(self, language: Language, *, speaker: str) -> tts.TTS[Any]: ...
+
+
+class RoomGlossaries(Protocol):
+    """Where the agent finds its room's glossary (:class:`glossary.store.GlossaryStore`)."""
+
+    async def revision(self, room: str) -> int | None: ...
+
+    async def load(self, room: str) -> tuple[int, Glossary] | None: ...
 
 
 class Transcripts(TranscriptWriter, Protocol):
@@ -89,6 +104,7 @@ class AgentTunings:
     demand_linger: float = DEMAND_LINGER
     demand_poll: float = DEMAND_POLL
     translation_timeout: float = TRANSLATION_TIMEOUT
+    glossary_poll: float = GLOSSARY_POLL
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AgentTunings:
@@ -143,6 +159,7 @@ class SpeakerAgent:
         speaker_attributes: Mapping[str, str] | None = None,
         providers: Providers,
         transcripts: Transcripts | None = None,
+        glossaries: RoomGlossaries | None = None,
         meeting: Meeting | None = None,
         tunings: AgentTunings | None = None,
         on_speaker_left: Callable[[], None] = lambda: None,
@@ -154,6 +171,8 @@ class SpeakerAgent:
         self.speaker = speaker_identity
         self.providers = providers
         self.transcripts = transcripts
+        self.glossaries = glossaries
+        self._glossary_revision: int | None = None
         self.tunings = tunings or AgentTunings()
         self._on_speaker_left = on_speaker_left
         self._monotonic = monotonic
@@ -227,7 +246,67 @@ class SpeakerAgent:
         """Follow the room, start the demand loop and subscribe to the speaker."""
         self.attach()
         spawn(self.demand_loop(), task="demand", owner=self._tasks)
+        if self.glossaries is not None:
+            spawn(self.glossary_loop(), task="glossary", owner=self._tasks)
         self.subscribe_to_speaker()
+
+    async def glossary_loop(self) -> None:
+        """Follow the room's glossary: look at its revision every ``glossary_poll`` seconds
+        and load it when it changed. A failed look is logged and counted; the loop goes on
+        with the glossary it has."""
+        while True:
+            try:
+                await self.refresh_glossary()
+            except Exception as e:
+                count_failure("glossary-refresh", e)
+            await asyncio.sleep(self.tunings.glossary_poll)
+
+    async def refresh_glossary(self) -> None:
+        """Load the room's glossary if it changed since the last look (or drop it if it was
+        deleted); the next unit translates with it and the recogniser is biased to its terms.
+        """
+        if self.glossaries is None:
+            return
+        room = self.room.name
+        revision = await self.glossaries.revision(room)
+        if revision == self._glossary_revision:
+            return
+        try:
+            loaded = await self.glossaries.load(room) if revision is not None else None
+        except GlossaryError as e:
+            # stored by a version that accepted it: keep what we have, say why once
+            self._glossary_revision = revision
+            logger.error(
+                "stored glossary refused; the previous one stays in use",
+                extra={"room": room, "revision": revision, "problems": len(e.problems)},
+            )
+            return
+        glossary = loaded[1] if loaded is not None else None
+        self.pipeline.glossary = glossary
+        self._set_vocabulary(glossary)
+        self._glossary_revision = loaded[0] if loaded is not None else None
+        logger.info(
+            "glossary loaded" if glossary is not None else "glossary removed",
+            extra={
+                "room": room,
+                "revision": self._glossary_revision,
+                "terms": len(glossary) if glossary is not None else 0,
+            },
+        )
+
+    def _set_vocabulary(self, glossary: Glossary | None) -> None:
+        """Bias the recogniser to the glossary's terms in every language speech may be in."""
+        set_vocabulary = getattr(self.stt, "set_vocabulary", None)
+        if set_vocabulary is None:
+            return  # a recogniser without biasing
+        if glossary is None:
+            set_vocabulary({})
+            return
+        languages = glossary.languages() | self._room_wide_languages(
+            room_languages(self.room.metadata or "")
+        )
+        vocabulary = {lang: glossary.vocabulary(lang) for lang in sorted(languages)}
+        set_vocabulary({lang: terms for lang, terms in vocabulary.items() if terms})
 
     async def refresh(self) -> None:
         """Bring targets, tracks, STT options and the languages attribute up to date."""
@@ -330,6 +409,18 @@ class SpeakerAgent:
             await self.transcripts.aclose()
 
 
+async def _room_glossaries(transcripts: TranscriptStore) -> GlossaryStore | None:
+    """The room glossaries, in the transcript database; ``None`` (logged) if the table cannot
+    be made: the agent then interprets without a glossary rather than not at all."""
+    glossaries = GlossaryStore(transcripts.engine)
+    try:
+        await glossaries.create_schema()
+    except GlossaryStoreError as e:
+        logger.error("room glossaries unavailable", extra={"error": e.message})
+        return None
+    return glossaries
+
+
 async def speaker_agent_session(ctx: JobContext) -> None:
     """The job entrypoint: one speaker's agent."""
     from interpreter.stack import EmbeddedStack
@@ -343,6 +434,7 @@ async def speaker_agent_session(ctx: JobContext) -> None:
     transcripts = await TranscriptStore.open(
         database_url(db_url=settings.db_url, data_dir=settings.data_dir)
     )
+    glossaries = await _room_glossaries(transcripts)
     meeting = await meeting_of(ctx.room)
     participant = ctx.job.participant
     agent = SpeakerAgent(
@@ -352,6 +444,7 @@ async def speaker_agent_session(ctx: JobContext) -> None:
         speaker_attributes=dict(participant.attributes),
         providers=stack,
         transcripts=transcripts,
+        glossaries=glossaries,
         meeting=meeting,
         tunings=AgentTunings.from_settings(settings),
         on_speaker_left=lambda: ctx.shutdown("speaker left"),

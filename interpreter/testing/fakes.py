@@ -133,7 +133,8 @@ class FakeSTT(stt.STT[Never]):
 
     Knobs: ``delay`` seconds before each event (recognition latency); ``fail_at`` makes the
     stream that reaches that audio time fail with a :class:`ProviderError`, ``failures`` times.
-    ``options`` records every ``update_options`` call.
+    ``options`` records every ``update_options`` call, ``vocabularies`` every
+    ``set_vocabulary`` call.
     """
 
     def __init__(
@@ -153,6 +154,7 @@ class FakeSTT(stt.STT[Never]):
         self.failures = failures
         self.streams: list[FakeRecognizeStream] = []
         self.options: list[dict[str, Any]] = []
+        self.vocabularies: list[dict[Language, tuple[str, ...]]] = []
 
     @property
     def provider(self) -> str:
@@ -160,6 +162,9 @@ class FakeSTT(stt.STT[Never]):
 
     def update_options(self, **options: Any) -> None:
         self.options.append(options)
+
+    def set_vocabulary(self, terms: Mapping[Language, Sequence[str]]) -> None:
+        self.vocabularies.append({lang: tuple(t) for lang, t in terms.items()})
 
     async def _recognize_impl(
         self,

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
+from glossary import GlossaryStoreError
+from glossary.store import GlossaryStore
 from interpreter import tasks
 from interpreter.agent import AgentTunings, SpeakerAgent, agent_join_arguments
 from interpreter.config import load_settings
@@ -23,7 +28,13 @@ LINGER = 5.0
 class Scene:
     """A room with the speaker ``ana`` (Spanish) and her agent."""
 
-    def __init__(self, *, role: str | None = None, poll: float = 60.0) -> None:
+    def __init__(
+        self,
+        *,
+        role: str | None = None,
+        poll: float = 60.0,
+        glossaries: GlossaryStore | None = None,
+    ) -> None:
         self.room = FakeRoom(name="meeting")
         attributes = {"language": "es"} | ({"role": role} if role else {})
         self.room.join("ana", attributes=attributes, name="Ana Lima")
@@ -35,7 +46,8 @@ class Scene:
             speaker_identity="ana",
             speaker_name="Ana Lima",
             providers=self.stack,
-            tunings=AgentTunings(demand_linger=LINGER, demand_poll=poll),
+            glossaries=glossaries,
+            tunings=AgentTunings(demand_linger=LINGER, demand_poll=poll, glossary_poll=0.05),
             on_speaker_left=lambda: self.left.append("ana"),
             clock=self.clock,
             monotonic=self.clock,
@@ -249,4 +261,71 @@ async def test_the_agent_closes_even_when_a_room_event_arrives_as_it_closes() ->
     await eventually(lambda: s.languages_attribute == "")
     s.room.join("lena", language="en")  # wakes the demand loop in the tick it is cancelled
     async with asyncio.timeout(2):
+        await s.agent.aclose()
+
+
+GLOSSARY_CSV = b"en,es,keep\ndeliverable,entregable,\nNimbus,,yes\n"
+
+
+@pytest.fixture
+async def glossaries(tmp_path: Path) -> AsyncIterator[GlossaryStore]:
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    store = GlossaryStore(engine)
+    await store.create_schema()
+    yield store
+    engine.dispose()
+
+
+async def test_the_rooms_glossary_is_picked_up_replaced_and_dropped_while_running(
+    glossaries: GlossaryStore,
+) -> None:
+    s = Scene(glossaries=glossaries)
+    stt = s.stack.stt_instance
+    s.agent.start()
+    try:
+        await asyncio.sleep(0.15)
+        assert s.agent.pipeline.glossary is None and stt.vocabularies == []
+        await glossaries.put("meeting", GLOSSARY_CSV, "csv")
+        await eventually(lambda: s.agent.pipeline.glossary is not None)
+        assert stt.vocabularies[-1][ES] == ("Nimbus", "entregable")
+        assert stt.vocabularies[-1][EN] == ("Nimbus", "deliverable")
+        await glossaries.put("meeting", b"en,es\nroadmap,hoja de ruta\n", "csv")
+        await eventually(lambda: stt.vocabularies[-1].get(EN) == ("roadmap",))
+        glossary = s.agent.pipeline.glossary
+        assert glossary is not None and glossary.vocabulary(ES) == ("hoja de ruta",)
+        await glossaries.delete("meeting")
+        await eventually(lambda: s.agent.pipeline.glossary is None)
+        assert stt.vocabularies[-1] == {}
+        await glossaries.put("other-room", GLOSSARY_CSV, "csv")  # not ours
+        await asyncio.sleep(0.15)
+        assert s.agent.pipeline.glossary is None
+    finally:
+        await s.agent.aclose()
+
+
+async def test_a_failing_glossary_lookup_is_counted_and_the_glossary_in_use_stays(
+    glossaries: GlossaryStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    await glossaries.put("meeting", GLOSSARY_CSV, "csv")
+    s = Scene(glossaries=glossaries)
+    await s.agent.refresh_glossary()
+    in_use = s.agent.pipeline.glossary
+    assert in_use is not None
+    before = metric_value("interpreter_task_failures_total", task="glossary-refresh")
+
+    async def unreachable(room: str) -> int | None:
+        raise GlossaryStoreError("glossary database error", retryable=True)
+
+    glossaries.revision = unreachable  # type: ignore[method-assign]
+    s.agent.start()
+    try:
+        with caplog.at_level(logging.ERROR, logger="interpreter.tasks"):
+            await eventually(
+                lambda: (
+                    metric_value("interpreter_task_failures_total", task="glossary-refresh")
+                    >= before + 2
+                )
+            )
+        assert s.agent.pipeline.glossary is in_use
+    finally:
         await s.agent.aclose()

@@ -101,3 +101,9 @@ def test_a_target_counts_only_where_it_stands_on_its_own() -> None:
     assert [c.found for c in both] == [True, True]
     # "ruta" inside "hoja de ruta" is the roadmap, not the route
     assert [c.found for c in check_terms(required, "La hoja de ruta.", ES)] == [True, False]
+
+
+def test_the_vocabulary_of_a_language_lists_kept_names_first() -> None:
+    assert GLOSSARY.languages() == {EN, ES, FR}
+    assert GLOSSARY.vocabulary(ES) == ("Nimbus", "entregable", "hoja de ruta", "centro de datos")
+    assert GLOSSARY.vocabulary(DE) == ("Nimbus",)
