@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -57,7 +57,7 @@ def _blocks(text: str) -> tuple[dict[str, str], str]:
     return blocks, _BLOCK.sub(" ", text)
 
 
-def gullible_answer(messages: list[Mapping[str, Any]]) -> str:
+def gullible_answer(messages: Sequence[Mapping[str, Any]]) -> str:
     """What the gullible model answers to ``messages`` (chat completion messages)."""
     outside: list[str] = []
     blocks: dict[str, str] = {}
