@@ -2,13 +2,13 @@
 
 Loading (:mod:`glossary.files`: CSV, JSON, TBX-Basic), the glossary itself
 (:mod:`glossary.terms`: concepts, do-not-translate terms, one direction's terms at a time) and
-matching (:mod:`glossary.matching`: case-insensitive, whole words, singular and plural). Using
-a glossary in translation and recognition, and setting one per room, come next (the glossary
-issue). Like ``languages`` and ``captions`` this is a leaf: it imports ``languages`` and
-nothing else of ours.
+matching (:mod:`glossary.matching`: case-insensitive, whole words, singular and plural), and
+one glossary per room in the database (:mod:`glossary.store`, imported on its own so that
+importing this package loads no database library). Like ``languages`` and ``captions`` this is
+a leaf: it imports ``languages`` and nothing else of ours.
 """
 
-from glossary.errors import GlossaryError, Problem
+from glossary.errors import GlossaryError, GlossaryStoreError, Problem
 from glossary.files import MAX_BYTES, Format, format_of, load_glossary, parse_glossary
 from glossary.matching import Found, TermIndex, number_variants
 from glossary.terms import Concept, Glossary, PairTerms, Rendering
@@ -20,6 +20,7 @@ __all__ = [
     "Found",
     "Glossary",
     "GlossaryError",
+    "GlossaryStoreError",
     "PairTerms",
     "Problem",
     "Rendering",

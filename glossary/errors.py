@@ -2,6 +2,7 @@
 
 A glossary file is checked whole: :class:`GlossaryError` carries every problem found, each with
 its line number where there is one, and nothing of a refused file is used.
+:class:`GlossaryStoreError` is the room glossary database failing (:mod:`glossary.store`).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-__all__ = ["GlossaryError", "Problem"]
+__all__ = ["GlossaryError", "GlossaryStoreError", "Problem"]
 
 SHOWN_PROBLEMS = 20
 """How many problems the message lists (all of them stay in ``problems``)."""
@@ -44,3 +45,15 @@ class GlossaryError(ValueError):
             shown
         )
         super().__init__(self.message)
+
+
+class GlossaryStoreError(Exception):
+    """The room glossary database could not be reached or refused a query.
+
+    ``retryable`` is true for a busy or unreachable database (the same call may succeed later).
+    """
+
+    def __init__(self, message: str, *, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retryable = retryable

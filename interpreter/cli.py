@@ -126,7 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _settings_from(args: argparse.Namespace) -> Settings:
     transcript_args = ("transcript_command", "room", "lang", "fmt", "meeting", "output", "json")
-    skip = ("command", "install_only", "older_than", *transcript_args)
+    glossary_args = ("glossary_command", "glossary_format", "file")
+    skip = ("command", "install_only", "older_than", *transcript_args, *glossary_args)
     overrides = {k: v for k, v in vars(args).items() if k not in skip}
     return load_settings(**overrides)
 
@@ -135,7 +136,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # everything runs from packaged weights: never let a library reach for a model hub
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     args = build_parser().parse_args(argv)
-    if args.command == "glossary":  # reads a file; needs no settings
+    if args.command == "glossary" and args.glossary_command == "check":  # needs no settings
         from interpreter.glossary_cli import run_glossary
 
         return run_glossary(args)
@@ -156,6 +157,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args,
                 db_url=database_url(db_url=settings.db_url, data_dir=settings.data_dir),
                 retention_days=settings.transcript_retention_days,
+            )
+        if args.command == "glossary":
+            from captions.store import database_url
+            from interpreter.glossary_cli import run_glossary
+
+            return run_glossary(
+                args, db_url=database_url(db_url=settings.db_url, data_dir=settings.data_dir)
             )
         if args.command == "web":
             return _run_web(settings)

@@ -36,6 +36,7 @@ __all__ = [
     "list_meetings",
     "purge_transcripts",
     "run_transcript",
+    "write_atomically",
 ]
 
 
@@ -137,17 +138,20 @@ async def export_transcript(
     if output is None:
         out.write(text)
         return 0
-    await asyncio.to_thread(_write_atomically, output, text)
+    await asyncio.to_thread(write_atomically, output, text)
     print(f"{output}: {len(transcript.lines)} lines", file=sys.stderr)
     return 0
 
 
-def _write_atomically(path: Path, text: str) -> None:
+def write_atomically(path: Path, content: str | bytes) -> None:
+    """Write ``content`` (text as UTF-8) to ``path`` whole or not at all (a temporary file
+    renamed into place)."""
+    data = content.encode("utf-8") if isinstance(content, str) else content
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -63,6 +63,7 @@ from web.tokens import TokenChecker, mint_token, room_admin_token
 
 if TYPE_CHECKING:
     from captions.store import TranscriptStore
+    from glossary.store import GlossaryStore
 
 __all__ = [
     "MAX_NAME_LENGTH",
@@ -278,13 +279,15 @@ def build_app(
     *,
     participants: Participants | None = None,
     transcript_store: TranscriptStore | None = None,
+    glossary_store: GlossaryStore | None = None,
     static_dir: Path = STATIC_DIR,
 ) -> web.Application:
     """The web application for ``config`` (LiveKit URLs and keys).
 
     ``participants`` changes attributes server-side (default: LiveKit's RoomService at
     ``config.http_url``); with ``transcript_store`` the transcript endpoints of
-    :mod:`web.transcripts` are mounted too (the caller opens and closes the store). With
+    :mod:`web.transcripts` are mounted too, and with ``glossary_store`` the room glossary
+    endpoints of :mod:`web.glossaries` (the caller opens and closes the stores). With
     ``config.dev_keys`` the app logs once, when it starts, that the public development keys
     are in use.
     """
@@ -436,17 +439,31 @@ def build_app(
         add_transcript_routes(
             app, store=transcript_store, api_key=config.api_key, api_secret=config.api_secret
         )
+    if glossary_store is not None:
+        from web.glossaries import add_glossary_routes
+
+        add_glossary_routes(
+            app, store=glossary_store, api_key=config.api_key, api_secret=config.api_secret
+        )
     return app
 
 
 async def _serving_app(config: WebConfig) -> web.Application:
-    """The app with its transcript store open (closed again when the app shuts down)."""
+    """The app with its transcript store open (closed again when the app shuts down), and the
+    room glossaries kept in the same database."""
     if config.store_url is None:
         return build_app(config)
     from captions.store import TranscriptStore
+    from glossary.store import GlossaryStore
 
     store = await TranscriptStore.open(config.store_url)
-    app = build_app(config, transcript_store=store)
+    glossaries = GlossaryStore(store.engine)
+    try:
+        await glossaries.create_schema()
+    except BaseException:
+        await store.aclose()
+        raise
+    app = build_app(config, transcript_store=store, glossary_store=glossaries)
 
     async def close_store(_: web.Application) -> None:
         await store.aclose()

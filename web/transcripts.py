@@ -17,17 +17,14 @@ with bound parameters.
 from __future__ import annotations
 
 import asyncio
-import datetime
-import functools
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from typing import Final, TypeVar
 
 from aiohttp import web
 
 from captions.export import FORMATS, MEDIA_TYPES, ExportFormat, render
-from captions.protocol import ROOM_NAME_RULE, is_valid_room_name
 from captions.store import (
     ORIGINAL,
     TranscriptLanguage,
@@ -37,6 +34,7 @@ from captions.store import (
 )
 from languages import normalize_language
 from languages.errors import UnknownLanguageError
+from web.auth import TOKEN_LEEWAY, Refused, authorize, refusing, room_name
 from web.tokens import TokenChecker
 
 __all__ = ["add_transcript_routes"]
@@ -48,44 +46,9 @@ T = TypeVar("T")
 _MEETING_PATTERN: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _LANG_PATTERN: Final = re.compile(r"[A-Za-z0-9-]{1,35}")
 _FORMATS: Final[dict[str, ExportFormat]] = {f: f for f in FORMATS}
-TOKEN_LEEWAY = datetime.timedelta(seconds=10)
 
 _STORE_KEY: web.AppKey[TranscriptStore] = web.AppKey("transcript_store")
 _VERIFIER_KEY: web.AppKey[TokenChecker] = web.AppKey("transcript_token_checker")
-
-
-class _Refused(Exception):
-    def __init__(self, status: int, code: str, message: str, **extra: object) -> None:
-        super().__init__(message)
-        self.status = status
-        self.body = {"error": code, "message": message, **extra}
-
-    def response(self) -> web.Response:
-        return web.json_response(
-            self.body, status=self.status, headers={"Cache-Control": "no-store"}
-        )
-
-
-def _room(request: web.Request) -> str:
-    room = request.match_info["room"]
-    if not is_valid_room_name(room):
-        raise _Refused(400, "invalid_room", f"room names are {ROOM_NAME_RULE}")
-    return room
-
-
-def _authorize(request: web.Request, room: str) -> None:
-    header = request.headers.get("Authorization", "")
-    scheme, _, credentials = header.partition(" ")
-    token = credentials.strip()
-    if scheme.lower() != "bearer" or not token:
-        raise _Refused(401, "unauthorized", "send a LiveKit token as 'Authorization: Bearer'")
-    try:
-        claims = request.app[_VERIFIER_KEY].verify(token)
-    except Exception as e:  # PyJWT and the grant parser raise many types: all mean "not valid"
-        raise _Refused(401, "unauthorized", "the token is invalid or expired") from e
-    video = claims.video
-    if video is None or video.room != room or not (video.room_join or video.room_admin):
-        raise _Refused(403, "forbidden", "the token does not grant access to this room")
 
 
 def _language(request: web.Request) -> TranscriptLanguage:
@@ -93,11 +56,11 @@ def _language(request: web.Request) -> TranscriptLanguage:
     if value.lower() == ORIGINAL:
         return ORIGINAL
     if not _LANG_PATTERN.fullmatch(value):
-        raise _Refused(400, "invalid_language", "lang must be a BCP-47 code or 'original'")
+        raise Refused(400, "invalid_language", "lang must be a BCP-47 code or 'original'")
     try:
         return normalize_language(value)
     except UnknownLanguageError as e:
-        raise _Refused(404, "unknown_language", "no transcript in this language") from e
+        raise Refused(404, "unknown_language", "no transcript in this language") from e
 
 
 def _meeting(request: web.Request) -> str | None:
@@ -105,7 +68,7 @@ def _meeting(request: web.Request) -> str | None:
     if value is None:
         return None
     if not _MEETING_PATTERN.fullmatch(value):
-        raise _Refused(400, "invalid_meeting", "meeting must be a room sid")
+        raise Refused(400, "invalid_meeting", "meeting must be a room sid")
     return value
 
 
@@ -124,40 +87,27 @@ def add_transcript_routes(
     app.router.add_get("/api/rooms/{room}/transcript.{fmt}", _export)
 
 
-def _refusing(
-    handler: Callable[[web.Request], Awaitable[web.Response]],
-) -> Callable[[web.Request], Awaitable[web.Response]]:
-    @functools.wraps(handler)
-    async def wrapped(request: web.Request) -> web.Response:
-        try:
-            return await handler(request)
-        except _Refused as refusal:
-            return refusal.response()
-
-    return wrapped
-
-
 async def _stored(lookup: Awaitable[T]) -> T:
     """The store's answer, its errors made refusals (404 not found, 503 unavailable)."""
     try:
         return await lookup
     except TranscriptNotFoundError as e:
         if e.available:
-            raise _Refused(404, "unknown_language", e.message, languages=list(e.available)) from e
-        raise _Refused(404, "not_found", e.message) from e
+            raise Refused(404, "unknown_language", e.message, languages=list(e.available)) from e
+        raise Refused(404, "not_found", e.message) from e
     except TranscriptStoreError as e:
         logger.error("transcript store unavailable", extra={"error": e.message})
-        raise _Refused(503, "store_unavailable", "the transcript store is unavailable") from e
+        raise Refused(503, "store_unavailable", "the transcript store is unavailable") from e
 
 
-@_refusing
+@refusing
 async def _languages(request: web.Request) -> web.Response:
-    room = _room(request)
-    _authorize(request, room)
+    room = room_name(request)
+    authorize(request, room, checker=request.app[_VERIFIER_KEY])
     meeting = _meeting(request)
     try:
         found = await _stored(request.app[_STORE_KEY].languages(room, meeting=meeting))
-    except _Refused as refusal:
+    except Refused as refusal:
         # A room its member asks about before anything was said there is not unknown: it has
         # no transcript yet. The page asks on joining; a 404 there would be a false alarm.
         if meeting is not None or refusal.body["error"] != "not_found":
@@ -169,13 +119,13 @@ async def _languages(request: web.Request) -> web.Response:
     )
 
 
-@_refusing
+@refusing
 async def _export(request: web.Request) -> web.Response:
-    room = _room(request)
-    _authorize(request, room)
+    room = room_name(request)
+    authorize(request, room, checker=request.app[_VERIFIER_KEY])
     fmt = _FORMATS.get(request.match_info["fmt"])
     if fmt is None:
-        raise _Refused(404, "unknown_format", "transcripts are .vtt, .srt or .json")
+        raise Refused(404, "unknown_format", "transcripts are .vtt, .srt or .json")
     language = _language(request)
     meeting = _meeting(request)
     store = request.app[_STORE_KEY]

@@ -1,7 +1,8 @@
 """The transcript store on SQLite and PostgreSQL: upserts, meetings, concurrency, retention.
 
 PostgreSQL runs when ``INTERPRETER_TEST_PG_URL`` is set, or else on a throwaway cluster started
-with ``scripts/pg_test_server.sh`` when the PostgreSQL binaries are installed.
+with ``scripts/pg_test_server.sh`` when the PostgreSQL binaries are installed (the ``db_url``
+fixture of ``conftest.py``).
 """
 
 from __future__ import annotations
@@ -11,18 +12,13 @@ import datetime
 import json
 import multiprocessing
 import os
-import shutil
 import signal
 import stat
-import subprocess
-import tempfile
-import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 
 from captions import Caption
 from captions.export import render
@@ -37,58 +33,7 @@ from captions.store import (
 )
 from languages import Language
 
-REPO = Path(__file__).resolve().parents[2]
-PG_SCRIPT = REPO / "scripts" / "pg_test_server.sh"
 T0 = 1_800_000_000.0  # wall clock of the tests' meetings
-
-
-def _pg_binaries() -> bool:
-    return shutil.which("initdb") is not None or any(Path("/usr/lib/postgresql").glob("*/bin"))
-
-
-@pytest.fixture(scope="session")
-def pg_server_url() -> Iterator[str]:
-    url = os.environ.get("INTERPRETER_TEST_PG_URL")
-    if url:
-        yield url
-        return
-    if not _pg_binaries():
-        message = "PostgreSQL not installed (apt-get install postgresql) and no test URL set"
-        if os.environ.get("CI"):
-            pytest.fail(message)  # `make test` provides PostgreSQL; in CI it must be there
-        pytest.skip(message)
-    directory = tempfile.mkdtemp(prefix="pgtest-")
-    started = subprocess.run(
-        [str(PG_SCRIPT), "start", directory], capture_output=True, text=True, check=False
-    )
-    if started.returncode != 0:
-        shutil.rmtree(directory, ignore_errors=True)
-        pytest.fail(f"could not start a test PostgreSQL: {started.stderr}")
-    try:
-        yield started.stdout.strip()
-    finally:
-        subprocess.run([str(PG_SCRIPT), "stop", directory], check=False)
-
-
-def _fresh_pg_database(server_url: str) -> str:
-    """A new empty database on the test server, so tests never see each other's rows."""
-    url = sa.make_url(server_url)
-    if url.drivername in ("postgresql", "postgres"):
-        url = url.set(drivername="postgresql+psycopg")
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    engine.dispose()
-    return url.set(database=name).render_as_string(hide_password=False)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return database_url(db_url=None, data_dir=tmp_path / "data")
-    server: str = request.getfixturevalue("pg_server_url")
-    return _fresh_pg_database(server)
 
 
 @pytest.fixture
