@@ -1,18 +1,22 @@
 """Finding glossary terms in text: case-insensitive, whole words, singular and plural alike.
 
 Text is cut into word tokens (a word keeps inner hyphens and apostrophes, ``Wi-Fi``,
-``l'équipe``; any other symbol is a token of its own, so ``C++`` is three tokens and never
+``O'Brien``, but an elided French or Italian article is a token of its own: ``l'`` +
+``équipe``; any other symbol is a token of its own, so ``C++`` is three tokens and never
 matches a bare ``C``). A term matches a run of tokens equal to one of its forms, compared
-case-folded. The forms of a term are the term itself and its head word's plural and singular
-candidates (:func:`number_variants`) for English, Spanish, French, Portuguese, Italian and
-German; the head is the last word in English and German (``data center`` -> ``data
-centers``), the first in the Romance languages (``centro de datos`` -> ``centros de datos``).
+case-folded. The forms of a term are the term itself and its plural and singular candidates
+(:func:`number_variants`) for English, Spanish, French, Portuguese, Italian and German: the
+head word changes, the last in English and German (``data center`` -> ``data centers``), the
+first in the Romance languages, with the words that agree with it up to a complement
+(``centro de datos`` -> ``centros de datos``, ``parte interesada`` -> ``partes
+interesadas``).
 The candidates are spelling rules, not a dictionary: they may list forms a language does not
 have, which then simply never occur.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -24,7 +28,10 @@ __all__ = ["Found", "TermIndex", "folded_words", "number_variants", "plural_of",
 
 T = TypeVar("T")
 
-_TOKEN = re.compile(r"\w+(?:[-'’]\w+)*|[^\w\s]")
+# An elided article or pronoun (French l'atelier, d'accord, qu'il; Italian dell'anno, un'idea)
+# is a token of its own, so "atelier" is found in "l'atelier".
+_ELISION = r"(?:[ldjmnstc]|qu|jusqu|lorsqu|puisqu|dell|dall|nell|sull|all|quell|un)['’](?=\w)"
+_TOKEN = re.compile(rf"{_ELISION}|\w+(?:[-'’]\w+)*|[^\w\s]", re.IGNORECASE)
 
 
 def tokens(text: str) -> list[tuple[str, int, int]]:
@@ -148,6 +155,29 @@ _RULES: dict[str, tuple[Callable[[str], set[str]], bool]] = {
 }
 
 
+# Words after which a Romance term's words no longer agree with its head (a complement
+# follows: "centro de datos", "feuille de route", "carta di credito").
+_COMPLEMENT = frozenset(
+    "de del da do dos das di du des della delle dei degli à a al au aux ao em en in para por "
+    "per pour con com sur sobre y e et o ou".split()
+)
+_MAX_AGREEING = 3
+
+
+def _agreeing(words: tuple[str, ...], head_last: bool) -> list[int]:
+    """The positions of the words that take the number of the term: the head, and in the
+    Romance languages the words after it up to a complement (``parte interesada`` ->
+    ``partes interesadas``, ``hoja de ruta`` -> ``hojas de ruta``)."""
+    if head_last:
+        return [len(words) - 1]
+    out: list[int] = []
+    for i, word in enumerate(words):
+        if word in _COMPLEMENT or len(out) == _MAX_AGREEING:
+            break
+        out.append(i)
+    return out
+
+
 def number_variants(term: str, language: Language) -> set[tuple[str, ...]]:
     """The token sequences of ``term`` and of its plural/singular candidates in ``language``
     (only the term itself for a language without rules)."""
@@ -159,11 +189,17 @@ def number_variants(term: str, language: Language) -> set[tuple[str, ...]]:
     if rule is None:
         return out
     variants_of, head_last = rule
-    head = len(words) - 1 if head_last else 0
-    if not words[head].isalpha() or len(words[head]) < 2:
+    positions = [i for i in _agreeing(words, head_last) if words[i].isalpha() and len(words[i]) > 1]
+    if not positions or positions[0] != (len(words) - 1 if head_last else 0):
         return out
-    for variant in variants_of(words[head]):
-        out.add((*words[:head], variant, *words[head + 1 :]))
+    forms = [sorted(variants_of(words[i])) for i in positions]
+    # every agreeing word changes together: the same candidate rank is not the same rule for
+    # every word, so the combinations are tried (at most a few dozen for a three-word term)
+    for combination in itertools.product(*forms):
+        variant = list(words)
+        for i, form in zip(positions, combination, strict=True):
+            variant[i] = form
+        out.add(tuple(variant))
     return out
 
 
@@ -244,17 +280,22 @@ def plural_of(term: str, language: Language) -> str:
     found = list(re.finditer(r"\w+(?:[-'’]\w+)*", term))
     if rule is None or rules is None or not found:
         return term
-    head = found[-1] if rules[1] else found[0]
-    word = head.group()
-    if not word.isalpha() or len(word) < 2:
-        return term
-    if word.isupper():  # an acronym: KPI -> KPIs in English, unchanged elsewhere
-        plural = word + "s" if primary(language) == "en" else word
-    else:
-        plural = rule(word.lower())
-    if word[0].isupper() and not word.isupper():
-        plural = plural[0].upper() + plural[1:]
-    return term[: head.start()] + plural + term[head.end() :]
+    positions = _agreeing(tuple(m.group().casefold() for m in found), rules[1])
+    out = term
+    for i in reversed(positions):  # from the end: earlier offsets stay valid
+        word = found[i].group()
+        if not word.isalpha() or len(word) < 2:
+            if i == positions[0]:
+                return term
+            continue
+        if word.isupper():  # an acronym: KPI -> KPIs in English, unchanged elsewhere
+            plural = word + "s" if primary(language) == "en" else word
+        else:
+            plural = rule(word.lower())
+        if word[0].isupper() and not word.isupper():
+            plural = plural[0].upper() + plural[1:]
+        out = out[: found[i].start()] + plural + out[found[i].end() :]
+    return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -107,3 +107,23 @@ def test_the_vocabulary_of_a_language_lists_kept_names_first() -> None:
     assert GLOSSARY.languages() == {EN, ES, FR}
     assert GLOSSARY.vocabulary(ES) == ("Nimbus", "entregable", "hoja de ruta", "centro de datos")
     assert GLOSSARY.vocabulary(DE) == ("Nimbus",)
+
+
+def test_romance_words_agreeing_with_the_head_change_number_with_it() -> None:
+    glossary = parse_glossary(
+        "en,es,fr\nstakeholder,parte interesada,partie prenante\n".encode(), "csv"
+    )
+    found = required_terms(glossary.pair(ES, FR), "Las partes interesadas aprobaron.")
+    assert [(t.source, t.target) for t in found] == [("partes interesadas", "parties prenantes")]
+    found = required_terms(glossary.pair(EN, ES), "All stakeholders agree.")
+    assert [t.target for t in found] == ["partes interesadas"]
+
+
+def test_an_elided_article_does_not_hide_a_term() -> None:
+    required = required_terms(GLOSSARY.pair(ES, FR), "El entregable del taller.")
+    checked = check_terms(required, "Le livrable de l'atelier.", FR)
+    assert [c.found for c in checked] == [True]
+    glossary = parse_glossary("es,fr\ntaller,atelier\n".encode(), "csv")
+    required = required_terms(glossary.pair(ES, FR), "El taller.")
+    assert check_terms(required, "L’atelier commence.", FR)[0].found
+    assert not check_terms(required, "Latelier.", FR)[0].found
