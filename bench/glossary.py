@@ -137,8 +137,8 @@ def main() -> None:
         started = time.perf_counter()
         required = required_terms(pair, unit)
         output = unit
-        for term in required:
-            output = output.replace(term.source, term.target)
+        for required_term in required:
+            output = output.replace(required_term.source, required_term.target)
         check_terms(required, output, ES)
         step_times.append((time.perf_counter() - started) * 1000)
     result: dict[str, Any] = {
