@@ -1,4 +1,4 @@
-"""Real audio for tests: espeak-ng speech, WAV I/O, and signal comparison."""
+"""Real audio for tests: espeak-ng and Piper speech, WAV I/O, and signal comparison."""
 
 from __future__ import annotations
 
@@ -38,6 +38,19 @@ def write_wav(path: Path, samples: Float, rate: int) -> None:
         w.setsampwidth(2)
         w.setframerate(rate)
         w.writeframes(pcm.tobytes())
+
+
+def piper_speech(text: str, *, rate: int = 16000) -> Float:
+    """``text`` read by the packaged English Piper voice (far more natural than espeak-ng's
+    English, which Whisper often mishears), resampled to ``rate`` Hz."""
+    from interpreter.providers.piper_tts import load_piper_voice
+
+    voice = load_piper_voice()
+    parts = [
+        resample(chunk.audio_float_array.astype(np.float32), chunk.sample_rate, rate)
+        for chunk in voice.synthesize(text)
+    ]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
 
 
 def resample(samples: Float, src: int, dst: int) -> Float:
