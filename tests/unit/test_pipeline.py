@@ -363,6 +363,9 @@ async def test_only_the_units_glossary_terms_go_to_the_engine_and_are_checked_an
         await eventually(lambda: len(r.finals("es")) == 2)
         assert engine.glossaries == [{"deliverables": "entregables", "Nimbus": "Nimbus"}, None]
         assert r.finals("es")[0].text == "[es] The entregables of Nimbus."
+        # the voice says the checked text the captions show
+        await eventually(lambda: len(r.voices[ES].spoken) == 2)
+        assert r.voices[ES].spoken[0][0] == "[es] The entregables of Nimbus."
         first = r.transcripts.translations[0][0].segment_id
         assert r.transcripts.terms[first] == (
             AppliedTerm("deliverables", "entregables", True),
