@@ -27,9 +27,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import subprocess
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -45,7 +42,7 @@ from glossary import Glossary, PairTerms, load_glossary
 from glossary.enforcement import check_terms, required_terms
 from interpreter.testing.audio import piper_speech, read_wav, speak_to_wav
 from interpreter.testing.clients import ListeningClient, Speaker, join_listener
-from interpreter.testing.livekit import REPO, LiveKitFixture, WorkerProcess, wait_for
+from interpreter.testing.livekit import LiveKitFixture, WorkerProcess, wait_for
 from languages import Language
 
 RESULTS = Path(__file__).parent / "results"
@@ -73,19 +70,6 @@ def render(sentences: list[str], language: str, workdir: Path) -> list[np.ndarra
         samples, _ = read_wav(speak_to_wav(sentence, path, voice=language))
         out.append(samples)
     return out
-
-
-def set_glossary(data_dir: Path, room: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "-m", "interpreter", "glossary", "set", "--room", room, str(GLOSSARY)],
-        cwd=REPO,
-        env=dict(os.environ, PYTHONPATH=str(REPO), INTERPRETER_DATA_DIR=str(data_dir)),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    return result.stdout.strip()
 
 
 async def run_room(
@@ -127,9 +111,11 @@ async def run_room(
         )
         if with_glossary:
             loaded = worker.log().count("glossary loaded")
-            data_dir = worker.log_file.parent / "worker-data"
             set_at = time.monotonic()  # the command's start: its own start-up counts too
-            info["set"] = await asyncio.to_thread(set_glossary, data_dir, room)
+            done = await asyncio.to_thread(
+                worker.cli, "glossary", "set", "--room", room, str(GLOSSARY)
+            )
+            info["set"] = done.stdout.strip()
             await wait_for(
                 lambda: worker.log().count("glossary loaded") >= loaded + len(SPEAKERS),
                 within=30,

@@ -123,7 +123,7 @@ class WorkerProcess:
                 server,
                 worker_port=self.port,
                 metrics_port=self.metrics_port,
-                data_dir=log_file.parent / "worker-data",
+                data_dir=self.data_dir,
             ),
             stdin=subprocess.DEVNULL,
             stdout=self._log,
@@ -136,6 +136,24 @@ class WorkerProcess:
         # a track published before registration would get no translator
         wait_for_log_line(
             log_file, REGISTERED_MARKER, proc=self.proc, timeout=30, what="worker registration"
+        )
+
+    @property
+    def data_dir(self) -> Path:
+        """The worker's ``INTERPRETER_DATA_DIR`` (its transcript database is there)."""
+        return self.log_file.parent / "worker-data"
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """Run ``python -m interpreter ARGS`` on the worker's data (its database); a failure
+        raises with the command's output."""
+        return subprocess.run(
+            [sys.executable, "-m", "interpreter", *args],
+            cwd=REPO,
+            env=dict(os.environ, PYTHONPATH=str(REPO), INTERPRETER_DATA_DIR=str(self.data_dir)),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
         )
 
     def log(self) -> str:

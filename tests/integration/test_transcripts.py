@@ -6,8 +6,6 @@ import asyncio
 import io
 import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import webvtt
@@ -16,7 +14,6 @@ from livekit import rtc
 from interpreter.livekit_server import LiveKitServer
 from interpreter.testing.clients import Speaker, join_listener
 from interpreter.testing.livekit import (
-    REPO,
     LiveKitFixture,
     WorkerProcess,
     free_server_ports,
@@ -27,29 +24,11 @@ from interpreter.testing.speech import ENGLISH, SPANISH, render
 READY = 60.0
 
 
-def export(data_dir: Path, room: str, lang: str, fmt: str = "vtt") -> str:
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "interpreter",
-            "transcript",
-            "export",
-            "--room",
-            room,
-            "--lang",
-            lang,
-            "--format",
-            fmt,
-        ],
-        cwd=REPO,
-        env=dict(os.environ, PYTHONPATH=str(REPO), INTERPRETER_DATA_DIR=str(data_dir)),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    return result.stdout
+def export(worker: WorkerProcess, room: str, lang: str, fmt: str = "vtt") -> str:
+    """The transcript of ``room`` in ``lang``, exported from ``worker``'s database."""
+    return worker.cli(
+        "transcript", "export", "--room", room, "--lang", lang, "--format", fmt
+    ).stdout
 
 
 def cue_text(cue: webvtt.Caption) -> str:
@@ -115,15 +94,14 @@ async def test_exports_hold_every_caption_a_listener_saw(
         for r in rooms:
             await r.disconnect()
 
-    data_dir = worker.log_file.parent / "worker-data"
-    english_vtt = await asyncio.to_thread(export, data_dir, room_name, "en")
+    english_vtt = await asyncio.to_thread(export, worker, room_name, "en")
     cues = assert_sane(english_vtt)
     exported = " ".join(cue_text(c) for c in cues)
     for caption in seen:
         assert " ".join(caption.text.split()) in exported, f"{caption.text!r} not exported"
     assert len(cues) == len(seen), "one cue per final segment"
     assert {c.voice for c in cues} == {"Ana Lima", "Ben Okafor"}
-    original = assert_sane(await asyncio.to_thread(export, data_dir, room_name, "original"))
+    original = assert_sane(await asyncio.to_thread(export, worker, room_name, "original"))
     assert {c.voice for c in original} == {"Ana Lima", "Ben Okafor"}
     assert any("proyecto" in cue_text(c) for c in original)  # Spanish as spoken
     print(f"\n{len(cues)} English cues, {len(original)} original cues")
@@ -209,8 +187,7 @@ async def _kill_worker_mid_meeting(
             restarted.stop()
         crashed.stop()
 
-    data_dir = log.parent / "worker-data"
-    cues = assert_sane(await asyncio.to_thread(export, data_dir, room_name, "en"))
+    cues = assert_sane(await asyncio.to_thread(export, crashed, room_name, "en"))
     texts = [cue_text(c) for c in cues]
     for caption in seen:
         assert " ".join(caption.text.split()) in " ".join(texts), f"{caption.text!r} lost"
