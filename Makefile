@@ -35,6 +35,7 @@ integration: setup-test
 
 bench: setup-test
 	$(PY) -m bench.stt
+	$(PY) -m bench.stt_terms
 	$(PY) -m bench.tts
 	$(PY) -m bench.mt
 	$(PY) -m bench.meeting

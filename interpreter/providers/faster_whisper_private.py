@@ -61,6 +61,8 @@ MODULE_ATTRIBUTES: tuple[tuple[str, str], ...] = (
 CLASS_ATTRIBUTES: tuple[tuple[str, str, str], ...] = (
     ("faster_whisper.transcribe", "WhisperModel", "find_alignment"),
     ("faster_whisper.tokenizer", "Tokenizer", "sot_sequence"),
+    ("faster_whisper.tokenizer", "Tokenizer", "sot_prev"),
+    ("faster_whisper.tokenizer", "Tokenizer", "encode"),
     ("faster_whisper.tokenizer", "Tokenizer", "no_timestamps"),
     ("faster_whisper.tokenizer", "Tokenizer", "eot"),
     ("faster_whisper.tokenizer", "Tokenizer", "decode"),

@@ -40,11 +40,13 @@ from interpreter.providers.hallucination import (
     rejection_reason,
 )
 from interpreter.providers.local_agreement import Word, join_words
+from interpreter.providers.whisper_prompt import TermPrompt, Vocabulary
 from languages import Language, normalize_language
 
 if TYPE_CHECKING:
     import ctranslate2
     from faster_whisper import WhisperModel
+    from faster_whisper.tokenizer import Tokenizer
 
 __all__ = [
     "MODEL_BIN_SHA256",
@@ -319,6 +321,9 @@ class Decoding:
     compression_ratio: float
     audio_duration: float
     rejected: str | None = None
+    looped: bool = False
+    """The decoder repeated itself up to its token cap and the text was cut back to the
+    first copy (``compression_ratio`` is then the cut text's)."""
 
     @property
     def rejected_as_noise(self) -> bool:
@@ -383,29 +388,51 @@ class WhisperDecoder:
         allowed: Sequence[Language] | None = None,
         prior: Language | None = None,
         language: Language | None = None,
+        vocabulary: Vocabulary | None = None,
     ) -> Decoding:
         """Decode mono 16 kHz float audio.
 
         ``language`` forces the language (no identification); otherwise it is identified among
-        ``allowed`` with ``prior`` weighted up.
+        ``allowed`` with ``prior`` weighted up. ``vocabulary`` biases the text towards the
+        terms of the language decoded (they become Whisper's previous-text prompt; language
+        identification does not see them). A prompt may choose the words but never decides
+        that there was speech: when the prompted decode doubts it (no-speech probability
+        above the guard's threshold) or wrote nothing but prompt terms, the audio is decoded
+        again without the prompt, and if that decode finds no speech, neither does this one.
         """
         duration = len(audio) / SAMPLE_RATE
         candidates = language_candidates([language] if language is not None else allowed)
         prior_code = whisper_code(prior) if prior is not None else None
         window = _WINDOW_SECONDS - (self._padding or 0.0)
         if duration > window:
-            return self._transcribe_long(audio, candidates, prior_code)
+            return self._transcribe_long(audio, candidates, prior_code, vocabulary)
 
         encoder_output = self._encode(self._features(audio, self._padding))
         lang, lang_prob = self._identify(encoder_output, candidates, prior_code)
         code = whisper_code(lang)
-        result = self._decode(encoder_output, audio, code, lang, lang_prob)
+        tokenizer = fw.tokenizer(self._model, code)
+        terms = vocabulary.prompt(lang, tokenizer.encode) if vocabulary else None
+        if terms is not None and not terms.tokens:
+            terms = None
+        result = self._decode(encoder_output, audio, tokenizer, lang, lang_prob, terms)
         if result.rejected == "repetition" and self._padding is not None:
             # Short windows occasionally loop on very short utterances; the full window does
             # not. Rare enough that the 30 s encoder cost does not matter.
             encoder_output = self._encode(self._features(audio, None))
-            result = self._decode(encoder_output, audio, code, lang, lang_prob)
+            result = self._decode(encoder_output, audio, tokenizer, lang, lang_prob, terms)
+        if terms is not None and result.words and self._prompt_doubtful(result, terms):
+            plain = self._decode(encoder_output, audio, tokenizer, lang, lang_prob)
+            if plain.rejected_as_noise or (plain.rejected is None and not plain.words):
+                return plain
         return result
+
+    def _prompt_doubtful(self, result: Decoding, terms: TermPrompt) -> bool:
+        """Whether a prompted decode may have made its text up: Whisper thinks there is
+        probably no speech (its own rule also needs a low log-probability, which copying the
+        prompt avoids), or the text repeats prompt terms and nothing else."""
+        return result.no_speech_prob > self._guards.no_speech_threshold or terms.echoed_by(
+            result.text
+        )
 
     def _features(
         self, audio: npt.NDArray[np.float32], padding: float | None
@@ -443,17 +470,20 @@ class WhisperDecoder:
         self,
         encoder_output: ctranslate2.StorageView,
         audio: npt.NDArray[np.float32],
-        code: str,
+        tokenizer: Tokenizer,
         lang: Language,
         lang_prob: float,
+        terms: TermPrompt | None = None,
     ) -> Decoding:
         duration = len(audio) / SAMPLE_RATE
-        tokenizer = fw.tokenizer(self._model, code)
-        prompt = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
+        previous = [tokenizer.sot_prev, *terms.tokens] if terms is not None else []
+        prompt = [*previous, *tokenizer.sot_sequence, tokenizer.no_timestamps]
         max_new = max(self._min_new_tokens, math.ceil(duration * self._tokens_per_second))
-        # CTranslate2's Whisper generate() stops after max_length // 2 new tokens (OpenAI's
-        # sample_len = n_text_ctx // 2), so the cap is doubled here.
-        max_length = min(fw.max_length(self._model), 2 * max_new)
+        # CTranslate2's Whisper generate() makes at most min(max_length // 2,
+        # max_length - len(prompt) + 1) new tokens (measured with 4.8.5; OpenAI's sample_len
+        # is n_text_ctx // 2), so max_length is twice the cap, or more with a long prompt: a
+        # prompt of up to 220 text tokens leaves the cap whole even at the 448-token limit.
+        max_length = min(fw.max_length(self._model), max(2 * max_new, max_new + len(prompt) - 1))
         result = fw.ctranslate2_model(self._model).generate(
             encoder_output,
             [prompt],
@@ -472,6 +502,8 @@ class WhisperDecoder:
         no_speech = float(result.no_speech_prob)
         ratio = fw.compression_ratio(text) if text.strip() else 0.0
 
+        cut = False
+
         def done(words: Sequence[Word], rejected: str | None) -> Decoding:
             return Decoding(
                 words=tuple(words),
@@ -482,6 +514,7 @@ class WhisperDecoder:
                 compression_ratio=ratio,
                 audio_duration=duration,
                 rejected=rejected,
+                looped=cut,
             )
 
         if not text.strip():
@@ -496,9 +529,10 @@ class WhisperDecoder:
         doubtful = no_speech > guards.weak_no_speech or avg_logprob < guards.weak_logprob
         if reason == "repetition" and not doubtful:
             # a confident decode that looped: keep what it heard once
-            looped = first_copy(tokens)
-            if looped is not None:
-                tokens = looped
+            first = first_copy(tokens)
+            if first is not None:
+                tokens = first
+                cut = True
                 text = tokenizer.decode(tokens)
                 ratio = fw.compression_ratio(text)
                 reason = None
@@ -535,13 +569,18 @@ class WhisperDecoder:
         audio: npt.NDArray[np.float32],
         candidates: Mapping[str, Language],
         prior_code: str | None,
+        vocabulary: Vocabulary | None,
     ) -> Decoding:
         head = audio[: int((_WINDOW_SECONDS - (self._padding or 0.0)) * SAMPLE_RATE)]
         encoder_output = self._encode(self._features(head, self._padding))
         lang, lang_prob = self._identify(encoder_output, candidates, prior_code)
+        code = whisper_code(lang)
+        terms = (
+            vocabulary.prompt(lang, fw.tokenizer(self._model, code).encode) if vocabulary else None
+        )
         segments, _info = self._model.transcribe(
             audio,
-            language=whisper_code(lang),
+            language=code,
             task="transcribe",
             beam_size=1,
             temperature=0.0,
@@ -549,6 +588,8 @@ class WhisperDecoder:
             word_timestamps=True,
             vad_filter=False,
             max_new_tokens=None,
+            # faster-whisper puts these after <|startofprev|> in every window
+            hotwords=terms.text.strip() if terms is not None and terms.kept else None,
         )
         words: list[Word] = []
         logprobs: list[float] = []
@@ -565,6 +606,17 @@ class WhisperDecoder:
                 guards=self._guards,
             ):
                 continue
+            doubtful = (
+                segment.no_speech_prob > self._guards.weak_no_speech
+                or segment.avg_logprob < self._guards.weak_logprob
+            )
+            if terms is not None and terms.kept:
+                # no unprompted decode to ask here: a prompted segment Whisper thinks is
+                # probably not speech, or a doubtful copy of the prompt, is dropped
+                if segment.no_speech_prob > self._guards.no_speech_threshold or (
+                    doubtful and terms.echoed_by(segment.text)
+                ):
+                    continue
             seg_words = [
                 Word(
                     text=w.word,
@@ -574,10 +626,6 @@ class WhisperDecoder:
                 )
                 for w in segment.words or ()
             ]
-            doubtful = (
-                segment.no_speech_prob > self._guards.weak_no_speech
-                or segment.avg_logprob < self._guards.weak_logprob
-            )
             heard = drop_unheard_repeat(seg_words)
             words.extend(filter_hallucinated_words(heard, doubtful=doubtful))
         return Decoding(

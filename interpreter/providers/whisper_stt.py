@@ -22,7 +22,10 @@ Its stream works utterance by utterance:
   committed audio leaves the buffer, so a monologue never waits for the speaker to stop.
   Every timing is in :class:`~interpreter.providers.commit_policy.CommitTimings`.
 * Every decode identifies the language among ``allowed_languages``, with the speaker's
-  ``language_prior`` weighted up (x3 by default).
+  ``language_prior`` weighted up (x3 by default), then decodes with the bias terms of that
+  language, if :meth:`WhisperSTT.set_vocabulary` gave some (a room's glossary: product
+  names and jargon come out as written; see
+  :mod:`~interpreter.providers.whisper_prompt`).
 
 Events of one utterance, in order: ``START_OF_SPEECH``, ``INTERIM_TRANSCRIPT``\\*,
 ``FINAL_TRANSCRIPT``\\* (none when only noise was heard), ``RECOGNITION_USAGE``,
@@ -44,7 +47,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
@@ -87,6 +90,7 @@ from interpreter.providers.whisper_model import (
     language_candidates,
     load_whisper_model,
 )
+from interpreter.providers.whisper_prompt import Vocabulary
 from languages import Language, normalize_language
 
 __all__ = ["WhisperRecognizeStream", "WhisperSTT", "default_vad"]
@@ -206,6 +210,7 @@ class WhisperSTT(stt.STT[Literal["metrics_collected", "error"]]):
         self._cache_dir = cache_dir
         self._padding = padding
         self._prior_weight = prior_weight
+        self._vocabulary: Vocabulary | None = None
 
     @property
     def model(self) -> str:
@@ -242,6 +247,29 @@ class WhisperSTT(stt.STT[Literal["metrics_collected", "error"]]):
             opts = replace(opts, language_prior=prior)
         language_candidates(opts.allowed())
         self._opts = opts
+
+    @property
+    def vocabulary(self) -> Mapping[Language, tuple[str, ...]]:
+        """The bias terms per language in use (empty: none)."""
+        return self._vocabulary.terms if self._vocabulary is not None else {}
+
+    def set_vocabulary(self, terms: Mapping[Language, Sequence[str]]) -> None:
+        """Bias recognition towards ``terms`` (per source language; an empty mapping clears).
+
+        Each decode, after identifying the language, uses that language's terms (or those of
+        a variant of it: ``pt`` for ``pt-BR``) as Whisper's previous-text prompt, so a room's
+        product names and jargon are written as given. Open streams use them from their next
+        decode. Terms are trimmed and de-duplicated; as many as fit in
+        :data:`~interpreter.providers.whisper_prompt.MAX_PROMPT_TOKENS` tokens are used, in
+        the order given (put the important ones first); how many did not fit is logged once.
+        The terms never make text out of silence or noise: a decode that doubts there was
+        speech is checked without them.
+        Language codes are normalised (an unknown one raises
+        :class:`~languages.errors.UnknownLanguageError`); a bare string instead of a sequence
+        of terms raises ``TypeError``.
+        """
+        vocabulary = Vocabulary(terms)
+        self._vocabulary = vocabulary if vocabulary else None
 
     def prewarm(self) -> None:
         """Load the model now (blocking: call it from the worker's prewarm hook)."""
@@ -280,6 +308,7 @@ class WhisperSTT(stt.STT[Literal["metrics_collected", "error"]]):
                 allowed=opts.allowed(),
                 prior=opts.language_prior,
                 language=language,
+                vocabulary=self._vocabulary,
             )
         except (RuntimeError, ValueError, MemoryError) as e:
             raise ProviderError(f"whisper decoding failed: {type(e).__name__}") from e
