@@ -76,7 +76,7 @@ from interpreter.providers.whisper_prompt import (
     Vocabulary,
     build_term_prompt,
 )
-from interpreter.testing.audio import write_wav
+from interpreter.testing.audio import piper_speech, write_wav
 from languages import Language
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -130,19 +130,11 @@ def _cache(voice: str, language: str, text: str) -> Path:
 
 
 def _render_piper(text: str, out: Path) -> Path:
-    if out.is_file():
-        return out
-    import soxr
-
-    from interpreter.providers.piper_tts import load_piper_voice
-
-    chunks = list(load_piper_voice().synthesize(text))
-    audio = np.concatenate([c.audio_float_array for c in chunks]).astype(np.float32)
-    resampled = soxr.resample(audio, chunks[0].sample_rate, SAMPLE_RATE).astype(np.float32)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp.wav")
-    write_wav(tmp, resampled, SAMPLE_RATE)
-    tmp.rename(out)
+    if not out.is_file():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_suffix(".tmp.wav")
+        write_wav(tmp, piper_speech(text, rate=SAMPLE_RATE), SAMPLE_RATE)
+        tmp.rename(out)
     return out
 
 

@@ -41,9 +41,9 @@ WHISPER_PROMPT_LIMIT = 223
 MAX_PROMPT_TOKENS = 96
 """The bound on the prompt's text tokens, measured with ``bench/stt_terms.py``: with a
 38-term room glossary, 96 tokens (25-31 terms: a name and its comma take 3-4 tokens) found
-as many of the terms spoken as the whole glossary did (70 %, against 37 % unbiased; 54 %
+as many of the terms spoken as the whole glossary did (71 %, against 41 % unbiased; 55 %
 at 48 tokens, which hold only the first 13-16 terms). Longer prompts recognise the terms
-they hold less well (the terms said among distractors: 77 % at 48 tokens, 67 % at 96, 64 %
+they hold less well (the terms said among distractors: 79 % at 48 tokens, 68 % at 96, 65 %
 at 223), decode more slowly (about +15-30 % at 96, +50-85 % at 223) and raised the WER of
 unrelated speech more. A prompt never takes room from the transcript (``generate()``'s
 length grows by the prompt's)."""
