@@ -111,7 +111,7 @@ def test_the_vocabulary_of_a_language_lists_kept_names_first() -> None:
 
 def test_romance_words_agreeing_with_the_head_change_number_with_it() -> None:
     glossary = parse_glossary(
-        "en,es,fr\nstakeholder,parte interesada,partie prenante\n".encode(), "csv"
+        b"en,es,fr\nstakeholder,parte interesada,partie prenante\n", "csv"
     )
     found = required_terms(glossary.pair(ES, FR), "Las partes interesadas aprobaron.")
     assert [(t.source, t.target) for t in found] == [("partes interesadas", "parties prenantes")]
@@ -120,10 +120,8 @@ def test_romance_words_agreeing_with_the_head_change_number_with_it() -> None:
 
 
 def test_an_elided_article_does_not_hide_a_term() -> None:
-    required = required_terms(GLOSSARY.pair(ES, FR), "El entregable del taller.")
-    checked = check_terms(required, "Le livrable de l'atelier.", FR)
-    assert [c.found for c in checked] == [True]
-    glossary = parse_glossary("es,fr\ntaller,atelier\n".encode(), "csv")
+    glossary = parse_glossary(b"es,fr\ntaller,atelier\n", "csv")
     required = required_terms(glossary.pair(ES, FR), "El taller.")
+    assert check_terms(required, "Le livrable de l'atelier.", FR)[0].found
     assert check_terms(required, "L’atelier commence.", FR)[0].found
     assert not check_terms(required, "Latelier.", FR)[0].found
