@@ -110,9 +110,7 @@ def test_the_vocabulary_of_a_language_lists_kept_names_first() -> None:
 
 
 def test_romance_words_agreeing_with_the_head_change_number_with_it() -> None:
-    glossary = parse_glossary(
-        b"en,es,fr\nstakeholder,parte interesada,partie prenante\n", "csv"
-    )
+    glossary = parse_glossary(b"en,es,fr\nstakeholder,parte interesada,partie prenante\n", "csv")
     found = required_terms(glossary.pair(ES, FR), "Las partes interesadas aprobaron.")
     assert [(t.source, t.target) for t in found] == [("partes interesadas", "parties prenantes")]
     found = required_terms(glossary.pair(EN, ES), "All stakeholders agree.")
