@@ -397,8 +397,10 @@ class WhisperDecoder:
         terms of the language decoded (they become Whisper's previous-text prompt; language
         identification does not see them). A prompt may choose the words but never decides
         that there was speech: when the prompted decode doubts it (no-speech probability
-        above the guard's threshold) or wrote nothing but prompt terms, the audio is decoded
-        again without the prompt, and if that decode finds no speech, neither does this one.
+        above the guard's threshold) or copied the prompt (nothing but prompt terms, or a list
+        of them in the prompt's order), the audio is decoded again without the prompt; if that
+        decode finds no speech, neither does this one, and if the prompted text was a copy
+        and the plain one is not, the plain one is the transcript.
         """
         duration = len(audio) / SAMPLE_RATE
         candidates = language_candidates([language] if language is not None else allowed)
@@ -424,13 +426,15 @@ class WhisperDecoder:
             plain = self._decode(encoder_output, audio, tokenizer, lang, lang_prob)
             if plain.rejected_as_noise or (plain.rejected is None and not plain.words):
                 return plain
+            if terms.copied_by(result.text) and not terms.copied_by(plain.text):
+                return plain  # the prompt was copied over speech the plain decode heard
         return result
 
     def _prompt_doubtful(self, result: Decoding, terms: TermPrompt) -> bool:
         """Whether a prompted decode may have made its text up: Whisper thinks there is
         probably no speech (its own rule also needs a low log-probability, which copying the
         prompt avoids), or the text repeats prompt terms and nothing else."""
-        return result.no_speech_prob > self._guards.no_speech_threshold or terms.echoed_by(
+        return result.no_speech_prob > self._guards.no_speech_threshold or terms.copied_by(
             result.text
         )
 

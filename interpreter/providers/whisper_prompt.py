@@ -49,6 +49,10 @@ unrelated speech more. A prompt never takes room from the transcript (``generate
 length grows by the prompt's)."""
 
 
+COPIED_RUN = 3
+"""Prompt terms in a row, in the prompt's order, that make a transcript a copy of the prompt."""
+
+
 def clean_terms(terms: Iterable[str]) -> tuple[str, ...]:
     """``terms`` with whitespace collapsed, empty ones and case-insensitive repeats dropped
     (the first spelling wins), in order."""
@@ -86,6 +90,18 @@ class TermPrompt:
         Whisper writes when it copies the prompt instead of hearing something)."""
         words = normalize_phrase(text).split()
         return bool(words) and set(words) <= set(normalize_phrase(self.text).split())
+
+    def copied_by(self, text: str) -> bool:
+        """Whether ``text`` copies the prompt: only prompt words, or a list of at least
+        :data:`COPIED_RUN` of its terms in the prompt's order (Whisper writing "Nimbus,
+        Kestrel, entregable, hoja de ruta" over speech it did not make out)."""
+        if self.echoed_by(text):
+            return True
+        terms = [normalize_phrase(t) for t in self.text.strip().removesuffix(".").split(",")]
+        items = [normalize_phrase(t) for t in text.split(",")]
+        runs = (tuple(terms[i : i + COPIED_RUN]) for i in range(len(terms) - COPIED_RUN + 1))
+        listed = {tuple(items[i : i + COPIED_RUN]) for i in range(len(items) - COPIED_RUN + 1)}
+        return any(run in listed for run in runs)
 
 
 def build_term_prompt(

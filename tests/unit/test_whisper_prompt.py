@@ -220,3 +220,16 @@ def test_set_vocabulary_refuses_an_unknown_language() -> None:
     engine = WhisperSTT(allowed_languages=[EN], vad=object(), decoder=RecordingDecoder())  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         engine.set_vocabulary({Language("xx-not-a-language"): ["Nimbus"]})
+
+
+def test_a_transcript_that_lists_prompt_terms_in_order_is_a_copy() -> None:
+    prompt = build_term_prompt(
+        ["Nimbus", "Kestrel", "entregable", "hoja de ruta", "hito"], fake_encode
+    )
+    assert prompt.copied_by("Nimbus, Kestrel.")  # nothing but prompt words
+    assert prompt.copied_by("Nimbus, Kestrel, entregable, hoja de ruta,")
+    assert prompt.copied_by("Peste, Kestrel, entregable, hoja de ruta, el un, pamiento.")
+    # the terms said in a sentence, or listed in another order, are speech
+    assert not prompt.copied_by("Kestrel y Nimbus comparten el mismo presupuesto.")
+    assert not prompt.copied_by("El entregable, la hoja de ruta y Nimbus.")
+    assert not prompt.copied_by("hito, Kestrel, Nimbus y nada más")
