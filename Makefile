@@ -43,6 +43,7 @@ bench: setup-test
 	$(PY) -m bench.monologue
 	$(PY) -m bench.export
 	$(PY) -m bench.glossary
+	$(PY) -m bench.terms
 
 clean:
 	rm -rf .venv .pytest_cache .mypy_cache .ruff_cache
