@@ -4,8 +4,9 @@ Loading (:mod:`glossary.files`: CSV, JSON, TBX-Basic), the glossary itself
 (:mod:`glossary.terms`: concepts, do-not-translate terms, one direction's terms at a time) and
 matching (:mod:`glossary.matching`: case-insensitive, whole words, singular and plural),
 enforcement (:mod:`glossary.enforcement`: the terms a unit's translation must contain, in the
-number said, and the check of the output), and one glossary per room in the database (:mod:`glossary.store`, imported on its own so that
-importing this package loads no database library). Like ``languages`` and ``captions`` this is
+number said, and the check of the output), and one glossary per room in the database
+(:mod:`glossary.store`, imported on its own so that importing this package loads no database
+library). Like ``languages`` and ``captions`` this is
 a leaf: it imports ``languages`` and nothing else of ours.
 """
 
