@@ -51,7 +51,7 @@ from interpreter.pipeline import TRANSLATION_TIMEOUT, SpeakerPipeline
 from interpreter.tasks import count_failure, retry, spawn
 from interpreter.translation.engine import TranslationEngine
 from interpreter.voice_channel import AudioSourceFactory
-from languages import Language, normalize_language
+from languages import Language, all_languages, normalize_language
 
 __all__ = [
     "GLOSSARY_POLL",
@@ -302,9 +302,9 @@ class SpeakerAgent:
         if glossary is None:
             set_vocabulary({})
             return
-        languages = glossary.languages() | self._room_wide_languages(
-            room_languages(self.room.metadata or "")
-        )
+        # every language the recogniser may hear, not only today's: the names to keep apply
+        # to a speaker of any language who joins later (each prompt is built on first use)
+        languages = glossary.languages() | set(self.providers.recognisable(all_languages()))
         vocabulary = {lang: glossary.vocabulary(lang) for lang in sorted(languages)}
         set_vocabulary({lang: terms for lang, terms in vocabulary.items() if terms})
 

@@ -289,6 +289,8 @@ async def test_the_rooms_glossary_is_picked_up_replaced_and_dropped_while_runnin
         await eventually(lambda: s.agent.pipeline.glossary is not None)
         assert stt.vocabularies[-1][ES] == ("Nimbus", "entregable")
         assert stt.vocabularies[-1][EN] == ("Nimbus", "deliverable")
+        # a speaker of a language nobody in the room has yet still gets the names biased
+        assert stt.vocabularies[-1][Language("de")] == ("Nimbus",)
         await glossaries.put("meeting", b"en,es\nroadmap,hoja de ruta\n", "csv")
         await eventually(lambda: stt.vocabularies[-1].get(EN) == ("roadmap",))
         glossary = s.agent.pipeline.glossary
