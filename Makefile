@@ -41,6 +41,7 @@ bench: setup-test
 	$(PY) -m bench.meeting
 	$(PY) -m bench.meeting --capacity
 	$(PY) -m bench.monologue
+	$(PY) -m bench.turn_end
 	$(PY) -m bench.export
 	$(PY) -m bench.glossary
 	$(PY) -m bench.terms
