@@ -342,6 +342,9 @@ class WhisperSTT(stt.STT[Literal["metrics_collected", "error"]]):
         return WhisperRecognizeStream(stt=self, conn_options=conn_options, language=forced)
 
 
+_COMMIT_KINDS: dict[type, str] = {DecodeUnit: "breath", ForceCommit: "forced", FinalDecode: "final"}
+
+
 def _to_model_audio(frame: rtc.AudioFrame) -> npt.NDArray[np.float32]:
     """Mono float32 at 16 kHz from any PCM frame."""
     if frame.num_channels > 1:
@@ -437,7 +440,8 @@ class WhisperRecognizeStream(stt.RecognizeStream):
         self._audio: dict[int, _Audio] = {}
         self._pushed = 0
         self._flush_marks: deque[int] = deque()
-        self._jobs = aio.Chan[Job]()
+        # each job with when it was decided (monotonic) and how much audio had been heard then
+        self._jobs = aio.Chan[tuple[Job, float, int]]()
         self._interim: asyncio.Task[None] | None = None
 
     async def _run(self) -> None:
@@ -511,7 +515,7 @@ class WhisperRecognizeStream(stt.RecognizeStream):
     def _carry_out(self, decisions: Sequence[Decision], decoding: Decoding | None = None) -> None:
         for decision in decisions:
             if isinstance(decision, SpeechStarted | DecodeUnit | ForceCommit | FinalDecode):
-                self._jobs.send_nowait(decision)
+                self._jobs.send_nowait((decision, time.monotonic(), self._pushed))
             elif isinstance(decision, RunInterim):
                 audio = self._audio[decision.utterance].slice(decision.start, decision.end)
                 self._interim = asyncio.create_task(
@@ -530,7 +534,7 @@ class WhisperRecognizeStream(stt.RecognizeStream):
         return self.start_time_offset + sample / SAMPLE_RATE
 
     async def _work(self) -> None:
-        async for job in self._jobs:
+        async for job, queued, heard in self._jobs:
             try:
                 if isinstance(job, SpeechStarted):
                     self._event_ch.send_nowait(
@@ -540,20 +544,39 @@ class WhisperRecognizeStream(stt.RecognizeStream):
                         )
                     )
                 else:
-                    await self._decode_job(job)
+                    await self._decode_job(job, queued=queued, heard=heard)
             finally:
                 self._policy.job_done()
 
-    async def _decode_job(self, job: DecodeUnit | ForceCommit | FinalDecode) -> None:
+    async def _decode_job(
+        self, job: DecodeUnit | ForceCommit | FinalDecode, *, queued: float, heard: int
+    ) -> None:
         request = self._policy.begin(job)
         if request is None:
             return
         kept = self._audio[job.utterance]
         audio = kept.slice(request.start, request.end)
+        began = time.monotonic()
         decoding = await self._whisper._transcribe(
             audio, language=self._language or request.language
         )
+        decoded = time.monotonic()
         commit = self._policy.decoded(request, _hypothesis(decoding))
+        if commit.words:
+            # where a unit's time goes before its final transcript (timings only, no text)
+            logger.info(
+                "unit decoded",
+                extra={
+                    "request_id": kept.request_id,
+                    "commit": _COMMIT_KINDS[type(job)],
+                    "audio_seconds": round(len(audio) / SAMPLE_RATE, 3),
+                    # audio heard past the unit's end when its decode was decided: for a
+                    # final, the wait for the VAD's end of speech
+                    "heard_after_end": round((heard - commit.end) / SAMPLE_RATE, 3),
+                    "queued_seconds": round(began - queued, 3),
+                    "decode_seconds": round(decoded - began, 3),
+                },
+            )
         logger.debug(
             "whisper decode",
             extra={

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import subprocess
 import wave
 from collections.abc import Sequence
@@ -128,10 +129,21 @@ def engine() -> WhisperSTT:
 
 @pytest.mark.model
 async def test_stream_sends_stable_interims_then_a_final_with_word_times(
-    engine: WhisperSTT, speech: dict[str, npt.NDArray[np.int16]]
+    engine: WhisperSTT,
+    speech: dict[str, npt.NDArray[np.int16]],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     pcm = np.concatenate([silence(0.5), speech["en"], silence(1.5)])
-    events = await run_stream(engine, pcm, realtime=True)
+    with caplog.at_level(logging.INFO, logger="interpreter.providers.whisper"):
+        events = await run_stream(engine, pcm, realtime=True)
+    # each unit says where its time went: the wait for the end of speech, queue, decode
+    units = [r for r in caplog.records if r.getMessage() == "unit decoded"]
+    assert len(units) == len(finals(events))
+    decoded = units[-1]  # the end of speech closed the last unit
+    assert decoded.commit == "final"  # type: ignore[attr-defined]
+    # at most the silence after the speech, plus the quiet end of the clip itself
+    assert 0.0 < decoded.heard_after_end <= 2.5  # type: ignore[attr-defined]
+    assert decoded.decode_seconds > 0.0 and decoded.queued_seconds >= 0.0  # type: ignore[attr-defined]
     kinds = [ev.type for ev in events]
 
     assert kinds[0] == stt.SpeechEventType.START_OF_SPEECH
