@@ -19,10 +19,23 @@ from livekit.api.access_token import Claims
 from captions.protocol import ROOM_NAME_RULE, is_valid_room_name
 from web.tokens import TokenChecker
 
-__all__ = ["TOKEN_LEEWAY", "Refused", "authorize", "refusing", "room_name"]
+__all__ = ["TOKEN_LEEWAY", "Refused", "authorize", "check_room_tokens", "refusing", "room_name"]
 
 TOKEN_LEEWAY = datetime.timedelta(seconds=10)
 """Clock skew allowed when checking a token's expiry."""
+
+_CHECKER_KEY: web.AppKey[TokenChecker] = web.AppKey("room_token_checker")
+
+
+def check_room_tokens(app: web.Application, *, api_key: str, api_secret: str) -> None:
+    """Make ``app``'s room endpoints check tokens with this key pair (one checker for all of
+    them: the first endpoint module mounted makes it, the next ones use it)."""
+    if not api_key or not api_secret:
+        raise ValueError("room endpoints need the LiveKit API key and secret")
+    if _CHECKER_KEY not in app:
+        app[_CHECKER_KEY] = TokenChecker(
+            api_key=api_key, api_secret=api_secret, leeway=TOKEN_LEEWAY
+        )
 
 
 class Refused(Exception):
@@ -62,18 +75,17 @@ def room_name(request: web.Request) -> str:
     return room
 
 
-def authorize(
-    request: web.Request, room: str, *, checker: TokenChecker, admin: bool = False
-) -> Claims:
+def authorize(request: web.Request, room: str, *, admin: bool = False) -> Claims:
     """The claims of the request's bearer token, which must grant ``room``: joining it, or
-    with ``admin`` administering it (``roomAdmin``)."""
+    with ``admin`` administering it (``roomAdmin``); checked with the key pair given to
+    :func:`check_room_tokens`."""
     header = request.headers.get("Authorization", "")
     scheme, _, credentials = header.partition(" ")
     token = credentials.strip()
     if scheme.lower() != "bearer" or not token:
         raise Refused(401, "unauthorized", "send a LiveKit token as 'Authorization: Bearer'")
     try:
-        claims = checker.verify(token)
+        claims = request.app[_CHECKER_KEY].verify(token)
     except Exception as e:  # PyJWT and the grant parser raise many types: all mean "not valid"
         raise Refused(401, "unauthorized", "the token is invalid or expired") from e
     video = claims.video

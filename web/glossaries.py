@@ -27,8 +27,7 @@ from aiohttp import web
 from glossary import MAX_BYTES, Format, GlossaryError, GlossaryStoreError
 from glossary.files import FORMATS
 from glossary.store import GlossaryStore
-from web.auth import TOKEN_LEEWAY, Refused, authorize, refusing, room_name
-from web.tokens import TokenChecker
+from web.auth import Refused, authorize, check_room_tokens, refusing, room_name
 
 __all__ = ["MEDIA_TYPES", "SHOWN_PROBLEMS", "add_glossary_routes"]
 
@@ -50,7 +49,6 @@ _CONTENT_TYPES: Final[dict[str, Format]] = {k: v for k, v in FORMATS.items() if 
 _CHUNK = 64 * 1024
 
 _STORE_KEY: web.AppKey[GlossaryStore] = web.AppKey("glossary_store")
-_CHECKER_KEY: web.AppKey[TokenChecker] = web.AppKey("glossary_token_checker")
 
 
 def add_glossary_routes(
@@ -60,10 +58,8 @@ def add_glossary_routes(
 
     The caller owns ``store`` (its schema created before serving).
     """
-    if not api_key or not api_secret:
-        raise ValueError("glossary endpoints need the LiveKit API key and secret")
+    check_room_tokens(app, api_key=api_key, api_secret=api_secret)
     app[_STORE_KEY] = store
-    app[_CHECKER_KEY] = TokenChecker(api_key=api_key, api_secret=api_secret, leeway=TOKEN_LEEWAY)
     app.router.add_put("/api/rooms/{room}/glossary", _put)
     app.router.add_get("/api/rooms/{room}/glossary", _get)
     app.router.add_delete("/api/rooms/{room}/glossary", _delete)
@@ -71,7 +67,7 @@ def add_glossary_routes(
 
 def _organizer_room(request: web.Request) -> str:
     room = room_name(request)
-    authorize(request, room, checker=request.app[_CHECKER_KEY], admin=True)
+    authorize(request, room, admin=True)
     return room
 
 

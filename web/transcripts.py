@@ -34,8 +34,7 @@ from captions.store import (
 )
 from languages import normalize_language
 from languages.errors import UnknownLanguageError
-from web.auth import TOKEN_LEEWAY, Refused, authorize, refusing, room_name
-from web.tokens import TokenChecker
+from web.auth import Refused, authorize, check_room_tokens, refusing, room_name
 
 __all__ = ["add_transcript_routes"]
 
@@ -48,7 +47,6 @@ _LANG_PATTERN: Final = re.compile(r"[A-Za-z0-9-]{1,35}")
 _FORMATS: Final[dict[str, ExportFormat]] = {f: f for f in FORMATS}
 
 _STORE_KEY: web.AppKey[TranscriptStore] = web.AppKey("transcript_store")
-_VERIFIER_KEY: web.AppKey[TokenChecker] = web.AppKey("transcript_token_checker")
 
 
 def _language(request: web.Request) -> TranscriptLanguage:
@@ -79,10 +77,8 @@ def add_transcript_routes(
 
     The caller owns ``store`` (opens it before serving, closes it after).
     """
-    if not api_key or not api_secret:
-        raise ValueError("transcript endpoints need the LiveKit API key and secret")
+    check_room_tokens(app, api_key=api_key, api_secret=api_secret)
     app[_STORE_KEY] = store
-    app[_VERIFIER_KEY] = TokenChecker(api_key=api_key, api_secret=api_secret, leeway=TOKEN_LEEWAY)
     app.router.add_get("/api/rooms/{room}/transcript/languages", _languages)
     app.router.add_get("/api/rooms/{room}/transcript.{fmt}", _export)
 
@@ -103,7 +99,7 @@ async def _stored(lookup: Awaitable[T]) -> T:
 @refusing
 async def _languages(request: web.Request) -> web.Response:
     room = room_name(request)
-    authorize(request, room, checker=request.app[_VERIFIER_KEY])
+    authorize(request, room)
     meeting = _meeting(request)
     try:
         found = await _stored(request.app[_STORE_KEY].languages(room, meeting=meeting))
@@ -122,7 +118,7 @@ async def _languages(request: web.Request) -> web.Response:
 @refusing
 async def _export(request: web.Request) -> web.Response:
     room = room_name(request)
-    authorize(request, room, checker=request.app[_VERIFIER_KEY])
+    authorize(request, room)
     fmt = _FORMATS.get(request.match_info["fmt"])
     if fmt is None:
         raise Refused(404, "unknown_format", "transcripts are .vtt, .srt or .json")
