@@ -58,6 +58,8 @@ def _en(w: str) -> set[str]:
 
 
 _UNACCENT = str.maketrans("áéíóú", "aeiou")
+_ES_STRESSED = re.compile(r"[áéíóú][nsl]$")
+"""A stressed last syllable (canción): the mark goes in the plural (canciones)."""
 _ACCENT = {"on": "ón", "en": "én", "in": "ín", "an": "án", "un": "ún", "es": "és"}
 
 
@@ -68,7 +70,7 @@ def _es(w: str) -> set[str]:
     if w.endswith("ces"):
         out.add(w[:-3] + "z")
     # canción -> canciones (the stress mark goes), canciones -> canción (it comes back)
-    if re.search(r"[áéíóú][nsl]$", w):
+    if _ES_STRESSED.search(w):
         out.add(w.translate(_UNACCENT) + "es")
     if w.endswith("es"):
         stem = w[:-2]
@@ -211,9 +213,6 @@ def _en_plural(w: str) -> str:
     return w + "s"
 
 
-_ES_STRESSED = re.compile(r"[áéíóú][nsl]$")
-
-
 def _es_plural(w: str) -> str:
     if w.endswith("z"):
         return w[:-1] + "ces"
@@ -277,7 +276,7 @@ def plural_of(term: str, language: Language) -> str:
     ``data center`` -> ``data centers``), the rest written as it was; ``term`` itself for a
     language without a rule or a head that is not a word."""
     rule, rules = _PLURALS.get(primary(language)), _RULES.get(primary(language))
-    found = list(re.finditer(r"\w+(?:[-'’]\w+)*", term))
+    found = list(_TOKEN.finditer(term))
     if rule is None or rules is None or not found:
         return term
     positions = _agreeing(tuple(m.group().casefold() for m in found), rules[1])
