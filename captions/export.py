@@ -5,7 +5,9 @@ lines that never overlap and never go back in time (a speaker's lines are shifte
 to follow the previous one). WebVTT and SRT wrap text for display, at most two lines of about
 42 characters a cue; a longer segment becomes several cues that share its time in proportion
 to their length. WebVTT labels the speaker with a voice span (``<v Ana Lima>``); SRT, which has
-none, starts each segment with ``Ana Lima:``.
+none, starts each segment with ``Ana Lima:``. A human interpreter's line is labelled as such
+(``<v Ivy Lo (interpreter)>``, ``Ivy Lo (interpreter):``): a reader must tell interpretation
+from the speaker's own words; JSON says it in its ``interpreter`` field.
 
 Speech is text from strangers: ``<``, ``&`` and ``-->`` are escaped in WebVTT, line breaks and
 control characters are normalised everywhere, so no utterance can end a cue or add one.
@@ -27,6 +29,7 @@ from captions.store import ORIGINAL, Transcript, TranscriptLine
 
 __all__ = [
     "FORMATS",
+    "INTERPRETER_LABEL",
     "LINE_WIDTH",
     "MEDIA_TYPES",
     "Cue",
@@ -52,6 +55,8 @@ MEDIA_TYPES: Final[dict[ExportFormat, str]] = {
 LINE_WIDTH = 42
 MIN_CUE_MS = 500
 UNKNOWN_SPEAKER = "Speaker"
+INTERPRETER_LABEL = "(interpreter)"
+"""Follows the name of a human interpreter in WebVTT voice spans and SRT prefixes."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -87,7 +92,9 @@ def _clean(text: str) -> str:
 
 
 def _speaker(line: TranscriptLine) -> str:
-    return _clean(line.speaker_name) or _clean(line.speaker_identity) or UNKNOWN_SPEAKER
+    """The label of ``line``'s speaker in WebVTT and SRT."""
+    name = _clean(line.speaker_name) or _clean(line.speaker_identity) or UNKNOWN_SPEAKER
+    return f"{name} {INTERPRETER_LABEL}" if line.interpreter else name
 
 
 def _wrap(text: str, width: int) -> list[str]:

@@ -24,6 +24,9 @@ __all__ = [
     "ATTR_LANGUAGE",
     "ATTR_ROLE",
     "ATTR_SOURCE",
+    "BOOTH_ACTIONS",
+    "BOOTH_PENDING_KINDS",
+    "BOOTH_VOICES",
     "CAPTION_END",
     "CAPTION_FINAL",
     "CAPTION_LANGUAGE",
@@ -36,6 +39,7 @@ __all__ = [
     "CAPTION_WALL_TIME",
     "CLIENT_ROLES",
     "MAX_ROOM_NAME",
+    "PENDING_TTL",
     "RESERVED_ROLES",
     "ROLE_INTERPRETER",
     "ROLE_LISTENER",
@@ -77,6 +81,17 @@ CLIENT_ROLES: Final = (ROLE_PARTICIPANT, ROLE_LISTENER)
 """Roles anyone may ask the token endpoint for; an interpreter is invited by an organizer."""
 RESERVED_ROLES: Final = (ROLE_INTERPRETER, "agent", "admin", "translator")
 """Roles that carry trust: asking the token endpoint for one is refused (403), not mistaken."""
+
+# --- the interpreters' booth (POST /api/rooms/{room}/booth) ----------------------------------
+BOOTH_ACTIONS: Final = ("take", "release", "offer", "request", "accept", "decline", "direction")
+"""What an interpreter may ask of the booth."""
+BOOTH_PENDING_KINDS: Final = ("offer", "request")
+"""A hand-over waiting for an answer: offered by the live interpreter, or requested of them."""
+BOOTH_VOICES: Final = ("human", "machine")
+"""Who is heard on a language a human interpreter is live on (the machine covers while the
+human is muted or not publishing)."""
+PENDING_TTL: Final = 60.0
+"""Seconds an offer or a request waits for its answer before it lapses."""
 
 # --- identities -------------------------------------------------------------------------------
 AGENT_IDENTITY_PREFIX: Final = "translator-"
@@ -200,5 +215,11 @@ def protocol_document() -> dict[str, Any]:
         },
         "room_name": {"pattern": ROOM_NAME_PATTERN.pattern, "max_length": MAX_ROOM_NAME},
         "track_name": "canonical BCP-47 code of the language voiced",
+        "booth": {
+            "actions": list(BOOTH_ACTIONS),
+            "pending_kinds": list(BOOTH_PENDING_KINDS),
+            "voices": list(BOOTH_VOICES),
+            "pending_ttl": PENDING_TTL,
+        },
         "language_matching": language_match_tables(),
     }

@@ -4,7 +4,10 @@ LiveKit dispatches a *publisher* job for every participant who publishes a track
 joins the room as ``translator-<speaker identity>`` (:func:`captions.protocol.agent_identity`),
 subscribes to that speaker's microphone only, follows which languages the others want
 (:class:`~interpreter.demand.LanguageDemand`), and interprets the speaker into each of them
-(:class:`~interpreter.pipeline.SpeakerPipeline`).
+(:class:`~interpreter.pipeline.SpeakerPipeline`). While a human interpreter voices one of
+those languages (:class:`~interpreter.takeover.Takeover`), the agent's voice for it is silent
+and the language is left out of its ``interpreter.languages`` attribute; it resumes when the
+human stops.
 
 :class:`SpeakerAgent` takes its room, providers and clocks as arguments, so tests drive it with
 the fakes of :mod:`interpreter.testing.fakes`; :func:`speaker_agent_session` is the job
@@ -28,6 +31,7 @@ from livekit.agents.job import JobAcceptArguments
 from captions.live import CaptionPublisher, meeting_of
 from captions.protocol import (
     ATTR_INTERPRETER_LANGUAGES,
+    ATTR_INTERPRETER_LIVE,
     ATTR_LANGUAGE,
     ATTR_ROLE,
     ATTR_SOURCE,
@@ -37,6 +41,7 @@ from captions.protocol import (
 from captions.store import Meeting, TranscriptStore, TranscriptWriter, database_url
 from glossary import Glossary, GlossaryError, GlossaryStoreError
 from glossary.store import GlossaryStore
+from interpreter import metrics
 from interpreter.config import Settings, load_settings
 from interpreter.demand import (
     DEMAND_LINGER,
@@ -47,7 +52,8 @@ from interpreter.demand import (
 )
 from interpreter.errors import UnknownLanguageError
 from interpreter.pacing import Pacing
-from interpreter.pipeline import TRANSLATION_TIMEOUT, SpeakerPipeline
+from interpreter.pipeline import TRANSLATION_TIMEOUT, HeldUnits, SpeakerPipeline
+from interpreter.takeover import MUTE_GRACE, CoverChange, Seat, Takeover
 from interpreter.tasks import count_failure, retry, spawn
 from interpreter.translation.engine import TranslationEngine
 from interpreter.voice_channel import AudioSourceFactory
@@ -105,6 +111,7 @@ class AgentTunings:
     demand_poll: float = DEMAND_POLL
     translation_timeout: float = TRANSLATION_TIMEOUT
     glossary_poll: float = GLOSSARY_POLL
+    mute_grace: float = MUTE_GRACE
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AgentTunings:
@@ -114,6 +121,7 @@ class AgentTunings:
             demand_linger=_given(settings.demand_linger, DEMAND_LINGER),
             demand_poll=_given(settings.demand_poll, DEMAND_POLL),
             translation_timeout=_given(settings.translation_timeout, TRANSLATION_TIMEOUT),
+            mute_grace=_given(settings.mute_grace, MUTE_GRACE),
         )
 
 
@@ -131,8 +139,12 @@ def agent_join_arguments(speaker_identity: str, speaker_name: str = "") -> JobAc
     )
 
 
-def _declared_language(attributes: Mapping[str, str] | None) -> Language | None:
-    code = (attributes or {}).get(ATTR_LANGUAGE, "")
+def _declared_language(
+    attributes: Mapping[str, str] | None, attribute: str = ATTR_LANGUAGE
+) -> Language | None:
+    """The language an attribute names (``language`` unless told); ``None`` if empty or
+    unknown."""
+    code = (attributes or {}).get(attribute, "")
     if not code:
         return None
     try:
@@ -145,8 +157,10 @@ class SpeakerAgent:
     """The live state of one speaker's agent in its room.
 
     It feeds room events to the demand and carries out its answers: a track and a lane per
-    target language, the ``interpreter.languages`` attribute saying which. An interpreter-role
-    speaker is captioned, never translated. ``on_speaker_left`` is called when the speaker
+    target language, the ``interpreter.languages`` attribute saying which. It feeds the room's
+    interpreters to the takeover and carries out its answers too: a language a human voices is
+    silenced at once and left out of the attribute. An interpreter-role speaker is captioned
+    while live on a language, never translated. ``on_speaker_left`` is called when the speaker
     disconnects (the job ends).
     """
 
@@ -175,7 +189,9 @@ class SpeakerAgent:
         self._glossary_revision: int | None = None
         self.tunings = tunings or AgentTunings()
         self._on_speaker_left = on_speaker_left
+        self._clock = clock
         self._monotonic = monotonic
+        self.takeover = Takeover(grace=self.tunings.mute_grace)
         self.demand = LanguageDemand(
             speaker_identity=speaker_identity, linger=self.tunings.demand_linger
         )
@@ -217,6 +233,75 @@ class SpeakerAgent:
             for p in self.room.remote_participants.values()
         ]
 
+    def _seats(self) -> list[Seat]:
+        """The interpreters in the room, as the takeover sees them."""
+        seats = []
+        for p in self.room.remote_participants.values():
+            if p.attributes.get(ATTR_ROLE) != ROLE_INTERPRETER:
+                continue
+            audio = [
+                pub for pub in p.track_publications.values() if pub.kind == rtc.TrackKind.KIND_AUDIO
+            ]
+            seats.append(
+                Seat(
+                    identity=p.identity,
+                    name=p.name,
+                    live=_declared_language(dict(p.attributes), ATTR_INTERPRETER_LIVE),
+                    published=bool(audio),
+                    muted=all(pub.muted for pub in audio),
+                )
+            )
+        return seats
+
+    def apply_takeover(self, *, event_at: float | None = None) -> None:
+        """Feed the room's interpreters to the takeover and carry out its answer now: silence
+        the voice of each language a human took, resume the others (with the units spoken
+        after the human stopped). Synchronous, so no slower step can delay it.
+
+        ``event_at`` is when the room event that asked for it came (monotonic): the latency
+        of what it changes is measured from there.
+        """
+        now = self._monotonic()
+        change = self.takeover.update(self._seats(), now=now)
+        if not change:
+            return
+        voiced = self.pipeline.targets
+        wall = self._clock()
+        resumed = self.pipeline.set_covered(
+            self.takeover.covered,
+            # the pipeline's units carry wall-clock times; the takeover's are monotonic
+            since={c.language: wall - (now - c.since) for c in change.uncovered},
+        )
+        done = self._monotonic()
+        observed = event_at if event_at is not None else now
+        for c in change.covered:
+            if c.language in voiced:
+                self._report("silenced", c, latency=done - observed)
+        for c in change.uncovered:
+            held = resumed.get(c.language)
+            if held is not None:
+                reference = c.deadline if c.deadline is not None else observed
+                self._report("resumed", c, latency=done - reference, held=held)
+
+    def _report(
+        self, event: str, change: CoverChange, *, latency: float, held: HeldUnits | None = None
+    ) -> None:
+        metrics.TAKEOVER_EVENTS.labels(change.language, event, change.cause).inc()
+        metrics.TAKEOVER_LATENCY.labels(event).observe(max(0.0, latency))
+        logger.info(
+            f"machine voice {event}",
+            extra={
+                "room": self.room.name,
+                "language": change.language,
+                "cause": change.cause,
+                "interpreter": change.identity,
+                "latency": round(latency, 3),
+                **(
+                    {"replayed": held.replayed, "dropped": held.dropped} if held is not None else {}
+                ),
+            },
+        )
+
     def _room_wide_languages(self, room: frozenset[Language]) -> set[Language]:
         """Every language anyone in the room declared, plus the room's (``room``): what speech
         may be in."""
@@ -236,8 +321,12 @@ class SpeakerAgent:
             "participant_disconnected",
             "participant_attributes_changed",
             "room_metadata_changed",
+            "track_published",
+            "track_unpublished",
+            "track_muted",
+            "track_unmuted",
         ):
-            self.room.on(event, self.request_refresh)
+            self.room.on(event, self._on_room_event)
         self.room.on("track_subscribed", self.on_track_subscribed)
         self.room.on("track_published", self._on_track_published)
         self.room.on("participant_disconnected", self._on_participant_disconnected)
@@ -309,13 +398,19 @@ class SpeakerAgent:
         set_vocabulary({lang: terms for lang, terms in vocabulary.items() if terms})
 
     async def refresh(self) -> None:
-        """Bring targets, tracks, STT options and the languages attribute up to date."""
+        """Bring the takeover, targets, tracks, STT options and the languages attribute up to
+        date (the takeover first: the steps after it may take a while)."""
+        self.apply_takeover()
         speaker = self.room.remote_participants.get(self.speaker)
         interpreter = False
+        live: Language | None = None
         if speaker is not None:
             self.speaker_language = _declared_language(dict(speaker.attributes))
             interpreter = speaker.attributes.get(ATTR_ROLE) == ROLE_INTERPRETER
             self.pipeline.interpreter = interpreter
+            if interpreter:
+                live = _declared_language(dict(speaker.attributes), ATTR_INTERPRETER_LIVE)
+                self.pipeline.set_interpreter_live(live)
         room = room_languages(self.room.metadata or "")
         # a human interpreter is already the translation: caption their speech, voice nothing
         wanted = (
@@ -326,9 +421,13 @@ class SpeakerAgent:
             )
         )
         change = self.demand.update(wanted, now=self._monotonic())
-        allowed = self.providers.recognisable(self._room_wide_languages(room))
+        # a live interpreter speaks the language they voice, and only it
+        allowed = self.providers.recognisable(
+            [live] if live is not None else self._room_wide_languages(room)
+        )
+        prior = live if live is not None else self.speaker_language
         self.stt.update_options(  # type: ignore[attr-defined]
-            allowed_languages=allowed or None, language_prior=self.speaker_language
+            allowed_languages=allowed or None, language_prior=prior
         )
         if change:
             logger.info(
@@ -342,7 +441,8 @@ class SpeakerAgent:
         if change or self.pipeline.targets != self.demand.targets:
             # also when a track failed to publish last time: it is tried again
             await self.pipeline.set_targets(self.demand.targets)
-        languages = ",".join(sorted(self.pipeline.targets))
+        # the languages this agent voices now: a language a human voices is not one of them
+        languages = ",".join(sorted(self.pipeline.targets - self.takeover.covered))
         if languages != self._languages_attribute:
             await retry(
                 lambda: self.room.local_participant.set_attributes(
@@ -353,22 +453,35 @@ class SpeakerAgent:
             self._languages_attribute = languages
 
     async def demand_loop(self) -> None:
-        """Refresh on every room event, and every ``demand_poll`` seconds (for the linger). A
-        failed refresh is logged and counted; the loop goes on."""
+        """Refresh on every room event, every ``demand_poll`` seconds (for the linger), and
+        when a takeover grace ends. A failed refresh is logged and counted; the loop goes on."""
         while True:
             try:
                 await self.refresh()
             except Exception as e:
                 count_failure("demand-refresh", e)
+            wait = self.tunings.demand_poll
+            deadline = self.takeover.next_deadline()
+            if deadline is not None:
+                wait = max(0.0, min(wait, deadline - self._monotonic()))
             # asyncio.timeout, not wait_for: on Python 3.11, wait_for loses a cancellation
             # that arrives in the same tick as the event, and the loop would never end
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.tunings.demand_poll):
+                async with asyncio.timeout(wait):
                     await self._refresh_needed.wait()
             self._refresh_needed.clear()
 
     def request_refresh(self, *_: object) -> None:
         self._refresh_needed.set()
+
+    def _on_room_event(self, *_: object) -> None:
+        """A room event: the takeover at once (a human's voice must not wait for the demand
+        loop), then a refresh for the rest."""
+        try:
+            self.apply_takeover(event_at=self._monotonic())
+        except Exception as e:  # the refresh tries again
+            count_failure("takeover", e)
+        self.request_refresh()
 
     def subscribe_to_speaker(self) -> None:
         speaker = self.room.remote_participants.get(self.speaker)

@@ -114,6 +114,28 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(worker)
     _add_worker_options(worker)
 
+    invite = sub.add_parser(
+        "invite",
+        help="invite a human interpreter to a room: prints the link to their console",
+        description="Make an interpreter's invite with the deployment's API key (no web app "
+        "call): a token for ROOM with role interpreter and the language pair, valid 12 hours. "
+        "Prints the console URL on the web app (the token is in its #fragment: send the link "
+        "to the interpreter alone), then the identity the interpreter will have.",
+    )
+    _add_common(invite)
+    invite.add_argument("--room", required=True, help="room name")
+    invite.add_argument("--name", required=True, help="the interpreter's display name")
+    invite.add_argument(
+        "--languages",
+        required=True,
+        help="the interpreter's language pair, two codes: es,en (they hear the first by default)",
+    )
+    invite.add_argument(
+        "--web-url",
+        help="the web app as the interpreter's browser reaches it "
+        "(default http://127.0.0.1:<INTERPRETER_WEB_PORT>)",
+    )
+
     from interpreter.transcript_cli import add_transcript_parser
 
     _add_common(add_transcript_parser(sub))
@@ -127,7 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _settings_from(args: argparse.Namespace) -> Settings:
     transcript_args = ("transcript_command", "room", "lang", "fmt", "meeting", "output", "json")
     glossary_args = ("glossary_command", "glossary_format", "file")
-    skip = ("command", "install_only", "older_than", *transcript_args, *glossary_args)
+    invite_args = ("name", "languages", "web_url")
+    skip = ("command", "install_only", "older_than", *transcript_args, *glossary_args, *invite_args)
     overrides = {k: v for k, v in vars(args).items() if k not in skip}
     return load_settings(**overrides)
 
@@ -167,6 +190,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         if args.command == "web":
             return _run_web(settings)
+        if args.command == "invite":
+            return _run_invite(args, settings)
         if args.command == "worker":
             from interpreter.worker import run_worker
 
@@ -199,6 +224,38 @@ def _run_web(settings: Settings) -> int:
     except WebConfigError as e:
         print(f"error: {e.message}", file=sys.stderr)
         return 2
+
+
+def _local_web_url(settings: Settings) -> str:
+    """The web app on this machine, as ``python -m interpreter web`` serves it."""
+    host = settings.host if settings.host not in ("", "0.0.0.0", "::") else "127.0.0.1"
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{settings.web_port}"
+
+
+def _run_invite(args: argparse.Namespace, settings: Settings) -> int:
+    from web.booth import InviteError, invite_interpreter
+
+    web_url = args.web_url or _local_web_url(settings)
+    if not web_url.startswith(("http://", "https://")):
+        print("error: --web-url must start with http:// or https://", file=sys.stderr)
+        return 2
+    try:
+        invite = invite_interpreter(
+            api_key=settings.api_key,
+            api_secret=settings.api_secret,
+            ws_url=settings.ws_url,
+            web_url=web_url,
+            room=args.room,
+            name=args.name,
+            languages=[code.strip() for code in args.languages.split(",")],
+        )
+    except InviteError as e:
+        print(f"error: {e.message}", file=sys.stderr)
+        return 2
+    print(invite.console_url)
+    print(f"identity: {invite.identity}")
+    return 0
 
 
 def _run_server(settings: Settings, *, install_only: bool) -> int:

@@ -201,6 +201,11 @@ class Settings(BaseSettings):
     demand_poll: float | None = Field(
         default=None, gt=0, description="seconds between looks at the room's languages"
     )
+    mute_grace: float | None = Field(
+        default=None,
+        ge=0,
+        description="seconds a live interpreter may mute before the machine voice resumes",
+    )
     orphan_sweep: float | None = Field(
         default=None, gt=0, description="seconds between looks for speakers without an agent"
     )

@@ -17,6 +17,8 @@ __all__ = [
     "RETRIES",
     "STAGE_ERRORS",
     "STT_FINAL",
+    "TAKEOVER_EVENTS",
+    "TAKEOVER_LATENCY",
     "TASK_FAILURES",
     "TRANSLATION_DONE",
     "UNITS",
@@ -25,6 +27,7 @@ __all__ = [
 ]
 
 _BUCKETS = (0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 6.0, 10.0, 20.0)
+_FAST_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 2.0, 5.0)
 
 STT_FINAL = Histogram(
     "interpreter_stt_final_seconds",
@@ -86,4 +89,16 @@ RETRIES = Counter(
     "interpreter_retries_total",
     "failed attempts of an operation that is retried (publishing a track, setting attributes)",
     ["operation"],
+)
+TAKEOVER_EVENTS = Counter(
+    "interpreter_takeover_events_total",
+    "a translator's voice for a language silenced (a human interpreter voices it) or resumed"
+    " (the human muted past the grace, released, unpublished or left); cause says which",
+    ["language", "event", "cause"],
+)
+TAKEOVER_LATENCY = Histogram(
+    "interpreter_takeover_latency_seconds",
+    "room event (or the end of a mute or release grace) -> machine voice silenced or resumed",
+    ["event"],
+    buckets=_FAST_BUCKETS,
 )

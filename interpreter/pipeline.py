@@ -10,6 +10,15 @@ Nothing in one unit stops the speaker's interpretation: a failure of any stage (
 the transcript store, publishing, voicing) is logged and counted, and the next unit goes on; a
 failure in one lane leaves the other lanes and the source captions alone; a failed STT stream
 is replaced by a new one on the same audio.
+
+A target language a human interpreter voices is *covered* (:meth:`SpeakerPipeline.set_covered`):
+its lane stops voicing at once, and neither translates, captions nor voices; it holds its units
+back instead (the last ``HELD_SECONDS`` of speech). When the human stops, the units whose
+speech ended after they stopped are interpreted and voiced as usual (pacing skips those too
+late to voice), and the older ones, which the human voiced, are dropped.
+
+A speaker who is a human interpreter is captioned only while live on a language
+(:meth:`SpeakerPipeline.set_interpreter_live`), in that language, and stored as interpretation.
 """
 
 from __future__ import annotations
@@ -19,7 +28,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,7 +49,7 @@ from interpreter.translation.engine import Translation, TranslationEngine, Trans
 from interpreter.voice_channel import AudioSourceFactory, VoiceChannel, VoiceUnit
 from languages import Language, normalize_language
 
-__all__ = ["TRANSLATION_TIMEOUT", "SourceUnit", "SpeakerPipeline"]
+__all__ = ["HELD_SECONDS", "TRANSLATION_TIMEOUT", "HeldUnits", "SourceUnit", "SpeakerPipeline"]
 
 logger = logging.getLogger("interpreter.pipeline")
 
@@ -54,6 +63,9 @@ STT_RESTART_DELAY = 0.5
 STT_RESTART_MAX_DELAY = 30.0
 STT_BACKLOG = 30.0
 """Seconds of audio kept for the next STT stream while none is open."""
+HELD_SECONDS = 30.0
+"""Seconds of speech a covered lane holds back: a unit whose speech ended longer than this
+before the newest one's is dropped."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -67,6 +79,16 @@ class SourceUnit:
     end: float
     speech_end: float  # wall clock
     context: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class HeldUnits:
+    """What a lane did with the units it held back while a human voiced its language."""
+
+    replayed: int
+    """Units whose speech ended after the human stopped: interpreted now."""
+    dropped: int
+    """Units the human voiced (or too many to hold): never interpreted."""
 
 
 class _AudioClock:
@@ -107,16 +129,59 @@ def _stage_failed(
 class _Lane:
     """Translation, captions and voice for one target language, unit after unit."""
 
-    def __init__(self, pipeline: SpeakerPipeline, language: Language, voice: VoiceChannel) -> None:
+    def __init__(
+        self,
+        pipeline: SpeakerPipeline,
+        language: Language,
+        voice: VoiceChannel,
+        *,
+        covered: bool = False,
+    ) -> None:
         self.language = language
         self.voice = voice
+        self.covered = False
         self._pipeline = pipeline
         self._queue: utils.aio.Chan[SourceUnit] = utils.aio.Chan()
+        self._held: deque[SourceUnit] = deque()
+        self._overflow = 0
+        if covered:
+            self.cover()
         self._task = spawn(self._run(), task="lane", name=f"lane-{language}")
 
     def put(self, unit: SourceUnit) -> None:
         if not self._queue.closed:
             self._queue.send_nowait(unit)
+
+    def cover(self) -> None:
+        """A human voices the language: silence the voice now, hold units from now on."""
+        self.covered = True
+        self.voice.silence()
+
+    def uncover(self, since: float | None) -> HeldUnits:
+        """The human stopped voicing at ``since`` (wall clock, like ``speech_end``; ``None``:
+        unknown, everything held is interpreted): interpret the units held since then."""
+        self.covered = False
+        self.voice.resume()
+        # units still queued came after the held ones; none of them was voiced either
+        pending = [*self._held]
+        while not self._queue.empty():
+            unit = self._queue.recv_nowait()
+            if unit.language != self.language:  # (the lane skips those anyway)
+                pending.append(unit)
+        self._held.clear()
+        replay = [u for u in pending if since is None or u.speech_end >= since]
+        dropped = len(pending) - len(replay) + self._overflow
+        self._overflow = 0
+        if not self._queue.closed:
+            for unit in replay:
+                self._queue.send_nowait(unit)
+        return HeldUnits(replayed=len(replay), dropped=dropped)
+
+    def _hold(self, unit: SourceUnit) -> None:
+        self._held.append(unit)
+        while self._held[0].speech_end < unit.speech_end - HELD_SECONDS:
+            self._held.popleft()
+            self._overflow += 1
 
     async def aclose(self) -> None:
         self._queue.close()
@@ -127,6 +192,9 @@ class _Lane:
         async for unit in self._queue:
             if unit.language == self.language:
                 continue  # listeners of this language hear and read the original
+            if self.covered:
+                self._hold(unit)
+                continue
             try:
                 await self._interpret(unit)
             except Exception as e:  # a bug in one unit must not end the lane
@@ -158,6 +226,9 @@ class _Lane:
                 source_language=unit.language,
             )
             return
+        if self.covered:  # a human took the language while this unit was being translated
+            self._hold(unit)
+            return
         translated_at = p.clock()
         metrics.TRANSLATION_DONE.labels(self.language).observe(translated_at - unit.speech_end)
         checked = check_terms(required, result.text, self.language)
@@ -170,6 +241,8 @@ class _Lane:
         )
         if not await p.publish(caption):
             return
+        if self.covered:
+            return  # covered while the caption went out: a silenced voice would drop it
         published_at = p.clock()
         metrics.CAPTION_PUBLISHED.labels(self.language, "true").observe(
             published_at - unit.speech_end
@@ -271,6 +344,8 @@ class SpeakerPipeline:
         self._last_interim = ""
         self._targets_lock = asyncio.Lock()
         self._unvoiceable: set[Language] = set()
+        self._covered: frozenset[Language] = frozenset()
+        self._interpreter_live: Language | None = None
 
     @property
     def targets(self) -> frozenset[Language]:
@@ -310,7 +385,56 @@ class SpeakerPipeline:
                     await voice.aclose()
                     _stage_failed("track", lang, e, segment_id="")
                     continue
-                self._lanes[lang] = _Lane(self, lang, voice)
+                self._lanes[lang] = _Lane(self, lang, voice, covered=lang in self._covered)
+
+    @property
+    def covered(self) -> frozenset[Language]:
+        """The languages a human interpreter voices now (their lanes are silent)."""
+        return self._covered
+
+    def set_covered(
+        self, covered: frozenset[Language], *, since: Mapping[Language, float] | None = None
+    ) -> dict[Language, HeldUnits]:
+        """Silence the lanes of ``covered`` languages, and resume the others.
+
+        A newly covered lane stops voicing at once (the unit being voiced is cut, its track
+        stays published) and holds its units. A lane no longer covered interprets the units
+        it held whose speech ended at or after ``since[language]`` (seconds on :attr:`clock`,
+        the wall clock ``speech_end`` is on: when the human stopped voicing); the older ones
+        are dropped (a language missing from ``since`` interprets all it held). Languages
+        without a lane are remembered: their lane starts covered.
+
+        Returns what each resumed lane did with its held units.
+        """
+        self._covered = frozenset(covered)
+        resumed: dict[Language, HeldUnits] = {}
+        for lang, lane in self._lanes.items():
+            if lang in covered and not lane.covered:
+                lane.cover()
+            elif lang not in covered and lane.covered:
+                resumed[lang] = lane.uncover((since or {}).get(lang))
+        return resumed
+
+    @property
+    def interpreter_live(self) -> Language | None:
+        """The language an interpreter speaker is live on (``None``: not live)."""
+        return self._interpreter_live
+
+    def set_interpreter_live(self, language: Language | None) -> None:
+        """An interpreter speaker is live on ``language`` (``None``: not live).
+
+        Only while live is their speech captioned, in that language, and stored as
+        interpretation; otherwise it is dropped (it is not part of the meeting).
+        """
+        if language == self._interpreter_live:
+            return
+        self._interpreter_live = language
+        logger.info(
+            "interpreter live: speech captioned"
+            if language is not None
+            else "interpreter not live: speech not captioned",
+            extra={"language": language or ""},
+        )
 
     def caption(self, unit: SourceUnit, *, language: Language, text: str) -> Caption:
         translated = language != unit.language
@@ -461,6 +585,9 @@ class SpeakerPipeline:
         return source_segment_id(self._run_prefix, self._unit_count + 1)
 
     def _language_of(self, data: stt.SpeechData) -> Language | None:
+        """The language of a transcript; ``None`` drops it."""
+        if self.interpreter:
+            return self._interpreter_live  # recognised in that language only; not live: dropped
         try:
             return normalize_language(str(data.language))
         except UnknownLanguageError:

@@ -5,6 +5,11 @@ whether the unit is still worth voicing and how fast, so the track never falls m
 seconds behind its speaker; skipped units are logged and counted (their captions went out
 anyway). The silence a voice leaves after its last word (about 0.3 s for Piper and espeak-ng)
 is cut to ``TRAILING_SILENCE`` (:class:`TrailTrimmer`): the time goes to the next unit.
+
+While a human interpreter voices the language, the channel is *silenced*
+(:meth:`VoiceChannel.silence`): the unit being voiced is cancelled, queued units are dropped,
+and the audio the source still holds is cleared, so the machine stops within one event-loop
+turn. The track stays published (silent), ready for :meth:`VoiceChannel.resume`.
 """
 
 from __future__ import annotations
@@ -178,6 +183,8 @@ class VoiceChannel:
         self._task: asyncio.Task[None] | None = None
         self._resampler: rtc.AudioResampler | None = None
         self._resampler_rate = 0
+        self._speaking: asyncio.Task[None] | None = None
+        self._silenced = False
 
     @property
     def track_sid(self) -> str | None:
@@ -194,10 +201,43 @@ class VoiceChannel:
         self._task = spawn(self._speak_loop(), task="voice", name=f"voice-{self.language}")
         logger.info("language track published", extra={"language": self.language})
 
+    @property
+    def silenced(self) -> bool:
+        return self._silenced
+
     def say(self, unit: VoiceUnit) -> None:
-        """Queue ``unit``; it is spoken after the units queued before it."""
+        """Queue ``unit``; it is spoken after the units queued before it. A silenced channel
+        drops it."""
+        if self._silenced:
+            logger.debug(
+                "unit dropped: voice silenced",
+                extra={"language": self.language, "segment_id": unit.segment_id},
+            )
+            return
         if not self._queue.closed:
             self._queue.send_nowait(unit)
+
+    def silence(self) -> int:
+        """Stop voicing now and until :meth:`resume`: cancel the unit being voiced, drop the
+        queued ones and clear the audio the source has not played yet. The track stays
+        published. Returns how many units were cut or dropped."""
+        self._silenced = True
+        dropped = 0
+        while not self._queue.empty():
+            self._queue.recv_nowait()
+            dropped += 1
+        if self._speaking is not None and not self._speaking.done():
+            self._speaking.cancel()
+            dropped += 1
+        self._source.clear_queue()
+        self._resampler = None  # it may hold the cut unit's last samples
+        if dropped:
+            logger.info("voicing stopped", extra={"language": self.language, "units": dropped})
+        return dropped
+
+    def resume(self) -> None:
+        """Voice units again (those given to :meth:`say` from now on)."""
+        self._silenced = False
 
     async def aclose(self) -> None:
         self._queue.close()
@@ -214,12 +254,23 @@ class VoiceChannel:
 
     async def _speak_loop(self) -> None:
         async for unit in self._queue:
+            # each unit in a task of its own, so that silence() can cut it mid-sentence
+            speaking = asyncio.create_task(self._voice(unit), name=f"voice-unit-{self.language}")
+            self._speaking = speaking
             try:
-                await self._voice(unit)
-            except Exception:  # one unit never ends the voice
+                await asyncio.wait([speaking])
+            finally:
+                self._speaking = None
+                if not speaking.done():  # the loop itself is cancelled
+                    await utils.aio.cancel_and_wait(speaking)
+            if speaking.cancelled():
+                continue  # silenced
+            error = speaking.exception()
+            if error is not None:  # one unit never ends the voice
                 metrics.STAGE_ERRORS.labels("tts", self.language).inc()
-                logger.exception(
+                logger.error(
                     "voicing failed",
+                    exc_info=(type(error), error, error.__traceback__),
                     extra={"language": self.language, "segment_id": unit.segment_id},
                 )
 

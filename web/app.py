@@ -13,6 +13,10 @@ Endpoints (all JSON; every refusal is a 4xx with ``{"error": <code>, "message": 
 - ``GET /api/protocol``: the room protocol (:func:`captions.protocol.protocol_document`): every
   attribute, topic and identity name and the language-matching tables. The page takes every
   name from here, never from copies of its own.
+- ``GET /console``: the interpreter console (opened from an invite's ``console_url``).
+- ``POST /api/rooms/{room}/interpreters`` (organizer) and ``GET|POST /api/rooms/{room}/booth``
+  (interpreters): invites and the interpreters' booth, in :mod:`web.booth`, mounted with a
+  booth store.
 - ``GET /`` and ``/static/...``: the page and its ES modules (livekit-client's ESM build is
   served from ``web/static/vendor/``, copied there by ``scripts/fetch_web_assets.sh``; no CDN,
   no bundler).
@@ -28,10 +32,9 @@ caller's token.
 from __future__ import annotations
 
 import logging
-import re
-import secrets
 import unicodedata
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -47,7 +50,6 @@ from captions.protocol import (
     RESERVED_ROLES,
     ROLE_PARTICIPANT,
     ROOM_NAME_RULE,
-    is_reserved_identity,
     is_valid_room_name,
     protocol_document,
 )
@@ -59,11 +61,20 @@ from web.errors import (
     ParticipantNotInRoomError,
     WebConfigError,
 )
-from web.tokens import TokenChecker, mint_token, room_admin_token
+from web.tokens import (
+    MAX_NAME_LENGTH,
+    TokenChecker,
+    check_display_name,
+    mint_token,
+    new_identity,
+    room_admin_token,
+)
 
 if TYPE_CHECKING:
     from captions.store import TranscriptStore
     from glossary.store import GlossaryStore
+    from web.booth import RoomDirectory, RoomMember
+    from web.booth_store import BoothStore
 
 __all__ = [
     "MAX_NAME_LENGTH",
@@ -85,10 +96,7 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 VENDOR_SCRIPT = STATIC_DIR / "vendor" / "livekit-client.esm.js"
 """The LiveKit browser SDK (ES module), generated at set-up by ``scripts/fetch_web_assets.sh``."""
 
-MAX_NAME_LENGTH = 64
-"""Display names: at most this many characters."""
 _MAX_BODY = 4096
-_SUFFIX_BYTES = 3
 
 _PARTICIPANTS_KEY: web.AppKey[Participants] = web.AppKey("participants")
 _TOKEN_CHECKER_KEY: web.AppKey[TokenChecker] = web.AppKey("token_checker")
@@ -105,8 +113,24 @@ class Participants(Protocol):
         ...
 
 
+@contextmanager
+def _livekit_errors(what: str) -> Iterator[None]:
+    """LiveKit's errors as ours: ``not_found`` a :class:`ParticipantNotInRoomError`, anything
+    else (refusals, no answer) a :class:`LiveKitUnavailableError`."""
+    try:
+        yield
+    except api.ServerError as e:
+        if e.code == "not_found" or e.status == 404:
+            raise ParticipantNotInRoomError("participant is not in the room") from e
+        raise LiveKitUnavailableError(f"LiveKit refused the {what} ({e.code})") from e
+    except (OSError, TimeoutError, aiohttp.ClientError) as e:
+        raise LiveKitUnavailableError("LiveKit server unreachable") from e
+
+
 class LiveKitParticipants:
-    """:class:`Participants` through LiveKit's RoomService (``UpdateParticipant``).
+    """:class:`Participants` and the booth's :class:`~web.booth.RoomDirectory` through
+    LiveKit's RoomService (``ListParticipants``, ``UpdateParticipant``,
+    ``MutePublishedTrack``).
 
     Each call carries a short-lived token that administers that room only, minted by
     :mod:`web.tokens` (the one place that signs).
@@ -118,23 +142,54 @@ class LiveKitParticipants:
         self._api_secret = api_secret
         self._session: aiohttp.ClientSession | None = None
 
-    async def set_language(self, *, room: str, identity: str, language: Language) -> None:
+    def _room_service(self, room: str) -> api.room_service.RoomService:
         if self._session is None:
             # created lazily: the HTTP session belongs to the running event loop
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
         token = room_admin_token(api_key=self._api_key, api_secret=self._api_secret, room=room)
-        client = api.LiveKitAPI.with_token(token, self._http_url, session=self._session)
-        request = api.UpdateParticipantRequest(
+        return api.LiveKitAPI.with_token(token, self._http_url, session=self._session).room
+
+    async def set_language(self, *, room: str, identity: str, language: Language) -> None:
+        await self.set_attributes(
             room=room, identity=identity, attributes={ATTR_LANGUAGE: language}
         )
+
+    async def set_attributes(
+        self, *, room: str, identity: str, attributes: Mapping[str, str]
+    ) -> None:
+        request = api.UpdateParticipantRequest(
+            room=room, identity=identity, attributes=dict(attributes)
+        )
+        with _livekit_errors("update"):
+            await self._room_service(room).update_participant(request)
+
+    async def list_participants(self, room: str) -> list[RoomMember]:
+        from web.booth import RoomMember
+
+        request = api.ListParticipantsRequest(room=room)
         try:
-            await client.room.update_participant(request)
-        except api.ServerError as e:
-            if e.code == "not_found" or e.status == 404:
-                raise ParticipantNotInRoomError("participant is not in the room") from e
-            raise LiveKitUnavailableError(f"LiveKit refused the update ({e.code})") from e
-        except (OSError, TimeoutError) as e:
-            raise LiveKitUnavailableError("LiveKit server unreachable") from e
+            with _livekit_errors("listing"):
+                found = await self._room_service(room).list_participants(request)
+        except ParticipantNotInRoomError:
+            return []  # no such room (yet): nobody is in it
+        return [
+            RoomMember(identity=p.identity, name=p.name, attributes=dict(p.attributes))
+            for p in found.participants
+        ]
+
+    async def mute_tracks(self, *, room: str, identity: str) -> None:
+        service = self._room_service(room)
+        with _livekit_errors("mute"):
+            who = await service.get_participant(
+                api.RoomParticipantIdentity(room=room, identity=identity)
+            )
+            for track in who.tracks:
+                if track.type == api.TrackType.AUDIO and not track.muted:
+                    await service.mute_published_track(
+                        api.MuteRoomTrackRequest(
+                            room=room, identity=identity, track_sid=track.sid, muted=True
+                        )
+                    )
 
     async def aclose(self) -> None:
         """Close the HTTP session to LiveKit."""
@@ -161,13 +216,7 @@ class _TokenRequest(BaseModel):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        if not value:
-            raise ValueError("a display name is required")
-        if len(value) > MAX_NAME_LENGTH:
-            raise ValueError(f"the display name is longer than {MAX_NAME_LENGTH} characters")
-        if any(unicodedata.category(ch).startswith("C") for ch in value):
-            raise ValueError("the display name contains control characters")
-        return value
+        return check_display_name(value)
 
 
 class _LanguageRequest(BaseModel):
@@ -214,19 +263,6 @@ def _language(value: str) -> Language:
         return normalize_language(value)
     except UnknownLanguageError as e:
         raise _Refusal(400, "unknown_language", e.message) from e
-
-
-def _slug(name: str) -> str:
-    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")[:24].strip("-")
-    if not slug or is_reserved_identity(slug):
-        slug = f"guest-{slug}".strip("-")[:24].strip("-")
-    return slug
-
-
-def _identity(name: str) -> str:
-    """A unique identity that still says who it is: ``ana-lima-3f9c2a``."""
-    return f"{_slug(name)}-{secrets.token_hex(_SUFFIX_BYTES)}"
 
 
 def _sort_key(lang: Language) -> str:
@@ -280,35 +316,36 @@ def build_app(
     participants: Participants | None = None,
     transcript_store: TranscriptStore | None = None,
     glossary_store: GlossaryStore | None = None,
+    booth_store: BoothStore | None = None,
+    room_directory: RoomDirectory | None = None,
     static_dir: Path = STATIC_DIR,
 ) -> web.Application:
     """The web application for ``config`` (LiveKit URLs and keys).
 
     ``participants`` changes attributes server-side (default: LiveKit's RoomService at
     ``config.http_url``); with ``transcript_store`` the transcript endpoints of
-    :mod:`web.transcripts` are mounted too, and with ``glossary_store`` the room glossary
-    endpoints of :mod:`web.glossaries` (the caller opens and closes the stores). With
+    :mod:`web.transcripts` are mounted too, with ``glossary_store`` the room glossary
+    endpoints of :mod:`web.glossaries`, and with ``booth_store`` the interpreter invite and
+    booth endpoints of :mod:`web.booth`, which see the room through ``room_directory``
+    (default: LiveKit's RoomService). The caller opens and closes the stores. With
     ``config.dev_keys`` the app logs once, when it starts, that the public development keys
     are in use.
     """
     app = web.Application(middlewares=[_refusals, _security_headers], client_max_size=_MAX_BODY)
-    owned = participants is None
-    directory: Participants = participants or LiveKitParticipants(
+    # the default for whatever the caller does not bring; it opens no connection until used
+    livekit_participants = LiveKitParticipants(
         http_url=config.http_url, api_key=config.api_key, api_secret=config.api_secret
     )
-    app[_PARTICIPANTS_KEY] = directory
+    app[_PARTICIPANTS_KEY] = participants or livekit_participants
     app[_TOKEN_CHECKER_KEY] = TokenChecker(api_key=config.api_key, api_secret=config.api_secret)
     languages = _language_choices()
     protocol = protocol_document()
 
-    if owned and isinstance(directory, LiveKitParticipants):
-        livekit_participants = directory
+    async def close_livekit(_: web.Application) -> AsyncIterator[None]:
+        yield
+        await livekit_participants.aclose()
 
-        async def close_livekit(_: web.Application) -> AsyncIterator[None]:
-            yield
-            await livekit_participants.aclose()
-
-        app.cleanup_ctx.append(close_livekit)
+    app.cleanup_ctx.append(close_livekit)
 
     if config.dev_keys:
 
@@ -336,7 +373,7 @@ def build_app(
             field, message = _first_problem(e)
             raise _Refusal(400, f"invalid_{field or 'request'}", message) from e
         language = _language(req.language)
-        identity = _identity(req.name)
+        identity = new_identity(req.name)
         speaks = req.role == ROLE_PARTICIPANT
         jwt = mint_token(
             api_key=config.api_key,
@@ -415,21 +452,28 @@ def build_app(
             }
         )
 
-    async def index(_: web.Request) -> web.StreamResponse:
-        page = static_dir / "index.html"
-        if not page.is_file():
-            raise web.HTTPNotFound()
-        return web.FileResponse(
-            page,
-            headers={"Cache-Control": "no-cache", "Content-Security-Policy": _CSP},
-        )
+    def page(name: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        """A handler serving the HTML page ``name`` from the static directory, uncached and
+        under the content security policy."""
+
+        async def serve(_: web.Request) -> web.StreamResponse:
+            path = static_dir / name
+            if not path.is_file():
+                raise web.HTTPNotFound()
+            return web.FileResponse(
+                path,
+                headers={"Cache-Control": "no-cache", "Content-Security-Policy": _CSP},
+            )
+
+        return serve
 
     app.router.add_post("/api/token", token)
     app.router.add_post("/api/language", set_language)
     app.router.add_get("/api/languages", list_languages)
     app.router.add_get("/api/protocol", get_protocol)
     app.router.add_get("/api/config", config_view)
-    app.router.add_get("/", index)
+    app.router.add_get("/", page("index.html"))
+    app.router.add_get("/console", page("console.html"))
     app.router.add_static("/static/", static_dir, follow_symlinks=False)
 
     # --- transcript endpoints (web/transcripts.py): the one call site ---------------------
@@ -445,25 +489,39 @@ def build_app(
         add_glossary_routes(
             app, store=glossary_store, api_key=config.api_key, api_secret=config.api_secret
         )
+    if booth_store is not None:
+        from web.booth import add_booth_routes
+
+        add_booth_routes(
+            app,
+            store=booth_store,
+            directory=room_directory or livekit_participants,
+            api_key=config.api_key,
+            api_secret=config.api_secret,
+            ws_url=config.ws_url,
+        )
     return app
 
 
 async def _serving_app(config: WebConfig) -> web.Application:
     """The app with its transcript store open (closed again when the app shuts down), and the
-    room glossaries kept in the same database."""
+    room glossaries and the interpreters' booth kept in the same database."""
     if config.store_url is None:
         return build_app(config)
     from captions.store import TranscriptStore
     from glossary.store import GlossaryStore
+    from web.booth_store import BoothStore
 
     store = await TranscriptStore.open(config.store_url)
     glossaries = GlossaryStore(store.engine)
+    booth = BoothStore(store.engine)
     try:
         await glossaries.create_schema()
+        await booth.create_schema()
     except BaseException:
         await store.aclose()
         raise
-    app = build_app(config, transcript_store=store, glossary_store=glossaries)
+    app = build_app(config, transcript_store=store, glossary_store=glossaries, booth_store=booth)
 
     async def close_store(_: web.Application) -> None:
         await store.aclose()

@@ -1,4 +1,5 @@
-"""LiveKit access tokens: the one place this project mints and checks them.
+"""LiveKit access tokens: the one place this project mints and checks them, and makes the
+identities and display names that go into them.
 
 PyJWT warns (``InsecureKeyLengthWarning``) about every HMAC key shorter than 32 bytes, on every
 signature and every check. The only such key this system accepts is the public development
@@ -10,6 +11,9 @@ instead of repeating on every request.
 from __future__ import annotations
 
 import datetime
+import re
+import secrets
+import unicodedata
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,7 +22,20 @@ from jwt.warnings import InsecureKeyLengthWarning
 from livekit import api
 from livekit.api.access_token import Claims
 
-__all__ = ["TokenChecker", "mint_token", "room_admin_token"]
+from captions.protocol import is_reserved_identity
+
+__all__ = [
+    "MAX_NAME_LENGTH",
+    "TokenChecker",
+    "check_display_name",
+    "mint_token",
+    "new_identity",
+    "room_admin_token",
+]
+
+MAX_NAME_LENGTH = 64
+"""Display names: at most this many characters."""
+_SUFFIX_BYTES = 3
 
 
 @contextmanager
@@ -26,6 +43,32 @@ def _short_keys_allowed() -> Iterator[None]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", InsecureKeyLengthWarning)
         yield
+
+
+def check_display_name(name: str) -> str:
+    """``name`` as a display name (1 to :data:`MAX_NAME_LENGTH` characters, no control
+    characters); raises ``ValueError`` saying what is wrong."""
+    if not name:
+        raise ValueError("a display name is required")
+    if len(name) > MAX_NAME_LENGTH:
+        raise ValueError(f"the display name is longer than {MAX_NAME_LENGTH} characters")
+    if any(unicodedata.category(ch).startswith("C") for ch in name):
+        raise ValueError("the display name contains control characters")
+    return name
+
+
+def _slug(name: str) -> str:
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")[:24].strip("-")
+    if not slug or is_reserved_identity(slug):
+        slug = f"guest-{slug}".strip("-")[:24].strip("-")
+    return slug
+
+
+def new_identity(name: str) -> str:
+    """A unique identity that still says who it is: ``ana-lima-3f9c2a``; never one that could
+    pass for an agent's."""
+    return f"{_slug(name)}-{secrets.token_hex(_SUFFIX_BYTES)}"
 
 
 def mint_token(

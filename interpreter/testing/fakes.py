@@ -300,15 +300,26 @@ class _FakeChunkedStream(tts.ChunkedStream):
 
 
 class FakeAudioSource(rtc.AudioSource):
-    """A language track's audio source that records frames instead of playing them out in
-    real time."""
+    """A language track's audio source that records frames instead of playing them out.
 
-    def __init__(self) -> None:
+    Knob: ``real_time`` makes each capture take as long as its frame lasts (as a real source
+    with a full queue does), so a test can stop a unit mid-playback. ``cleared`` counts the
+    calls of ``clear_queue`` (what it would have discarded is not known here).
+    """
+
+    def __init__(self, *, real_time: bool = False) -> None:
         super().__init__(TTS_RATE, 1)
         self.frames: list[rtc.AudioFrame] = []
+        self.real_time = real_time
+        self.cleared = 0
 
     async def capture_frame(self, frame: rtc.AudioFrame) -> None:
         self.frames.append(frame)
+        if self.real_time:
+            await asyncio.sleep(frame.samples_per_channel / frame.sample_rate)
+
+    def clear_queue(self) -> None:
+        self.cleared += 1
 
     @property
     def seconds(self) -> float:
@@ -539,6 +550,8 @@ class FakeRemotePublication:
     source: rtc.TrackSource.ValueType = rtc.TrackSource.SOURCE_MICROPHONE
     subscribed: bool = False
     name: str = "microphone"
+    kind: rtc.TrackKind.ValueType = rtc.TrackKind.KIND_AUDIO
+    muted: bool = False
 
     def set_subscribed(self, subscribed: bool) -> None:
         self.subscribed = subscribed
@@ -606,12 +619,28 @@ class FakeRoom(rtc.EventEmitter[str]):
         p.attributes.update(attributes)
         self.emit("participant_attributes_changed", dict(attributes), p)
 
-    def publish_microphone(self, identity: str) -> FakeRemotePublication:
+    def publish_microphone(
+        self, identity: str, *, name: str = "microphone", muted: bool = False
+    ) -> FakeRemotePublication:
         p = self.remote_participants[identity]
-        pub = FakeRemotePublication(sid=f"TR_mic{next(self._sids)}")
+        pub = FakeRemotePublication(sid=f"TR_mic{next(self._sids)}", name=name, muted=muted)
         p.track_publications[pub.sid] = pub
         self.emit("track_published", pub, p)
         return pub
+
+    def set_muted(self, identity: str, muted: bool = True) -> None:
+        """Mute (or unmute) every track ``identity`` publishes, one event per track."""
+        p = self.remote_participants[identity]
+        for pub in p.track_publications.values():
+            if pub.muted != muted:
+                pub.muted = muted
+                self.emit("track_muted" if muted else "track_unmuted", p, pub)
+
+    def unpublish(self, identity: str) -> None:
+        """Take down every track ``identity`` publishes."""
+        p = self.remote_participants[identity]
+        for sid in list(p.track_publications):
+            self.emit("track_unpublished", p.track_publications.pop(sid), p)
 
 
 # --- providers ----------------------------------------------------------------------------------

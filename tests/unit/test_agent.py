@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
+from captions.store import Meeting
 from glossary import GlossaryStoreError
 from glossary.store import GlossaryStore
 from interpreter import tasks
@@ -18,11 +20,22 @@ from interpreter.config import load_settings
 from interpreter.demand import DEMAND_POLL
 from interpreter.pacing import Pacing
 from interpreter.testing.checks import eventually, metric_value
-from interpreter.testing.fakes import FakeAudioSource, FakeClock, FakeRoom, FakeStack
+from interpreter.testing.fakes import (
+    FakeAudioSource,
+    FakeClock,
+    FakeRoom,
+    FakeStack,
+    FakeSTT,
+    FakeTranscripts,
+    audio_frames,
+    feed,
+    final,
+)
 from languages import Language
 
 EN, ES, FR = Language("en"), Language("es"), Language("fr")
 LINGER = 5.0
+GRACE = 3.0
 
 
 class Scene:
@@ -34,25 +47,39 @@ class Scene:
         role: str | None = None,
         poll: float = 60.0,
         glossaries: GlossaryStore | None = None,
+        attributes: dict[str, str] | None = None,
+        stack: FakeStack | None = None,
+        transcripts: FakeTranscripts | None = None,
+        grace: float = GRACE,
+        monotonic: Callable[[], float] | None = None,
     ) -> None:
         self.room = FakeRoom(name="meeting")
-        attributes = {"language": "es"} | ({"role": role} if role else {})
+        attributes = {"language": "es"} | ({"role": role} if role else {}) | (attributes or {})
         self.room.join("ana", attributes=attributes, name="Ana Lima")
         self.clock = FakeClock()
-        self.stack = FakeStack()
+        self.stack = stack or FakeStack()
         self.left: list[str] = []
+        self.sources: list[FakeAudioSource] = []
         self.agent = SpeakerAgent(
             room=self.room,  # type: ignore[arg-type]
             speaker_identity="ana",
             speaker_name="Ana Lima",
             providers=self.stack,
+            transcripts=transcripts,
+            meeting=Meeting(room_sid="RM_test", room_name="meeting") if transcripts else None,
             glossaries=glossaries,
-            tunings=AgentTunings(demand_linger=LINGER, demand_poll=poll, glossary_poll=0.05),
+            tunings=AgentTunings(
+                demand_linger=LINGER, demand_poll=poll, glossary_poll=0.05, mute_grace=grace
+            ),
             on_speaker_left=lambda: self.left.append("ana"),
             clock=self.clock,
-            monotonic=self.clock,
-            audio_source=FakeAudioSource,
+            monotonic=monotonic or self.clock,
+            audio_source=self._source,
         )
+
+    def _source(self) -> FakeAudioSource:
+        self.sources.append(FakeAudioSource())
+        return self.sources[-1]
 
     @property
     def tracks(self) -> list[str]:
@@ -61,6 +88,23 @@ class Scene:
     @property
     def languages_attribute(self) -> str | None:
         return self.room.local_participant.attributes.get("interpreter.languages")
+
+    def interpreter(self, identity: str = "ivy", *, muted: bool = False) -> None:
+        """An invited interpreter (es/en) joins and publishes their microphone."""
+        self.room.join(
+            identity,
+            attributes={
+                "role": "interpreter",
+                "interpreter.languages": "es,en",
+                "language": "es",
+                "interpreter.live": "",
+            },
+            name="Ivy",
+        )
+        self.room.publish_microphone(identity, name="en", muted=muted)
+
+    def live(self, identity: str = "ivy", language: str = "en") -> None:
+        self.room.set_attributes(identity, {"interpreter.live": language})
 
 
 @pytest.fixture
@@ -329,5 +373,224 @@ async def test_a_failing_glossary_lookup_is_counted_and_the_glossary_in_use_stay
                 )
             )
         assert s.agent.pipeline.glossary is in_use
+    finally:
+        await s.agent.aclose()
+
+
+# --- human interpreters ------------------------------------------------------------------------
+def takeovers(event: str, cause: str, language: str = "en") -> float:
+    return metric_value(
+        "interpreter_takeover_events_total", language=language, event=event, cause=cause
+    )
+
+
+async def test_a_live_unmuted_interpreter_silences_the_language_and_a_long_mute_resumes_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    s = Scene()
+    silenced, resumed = takeovers("silenced", "live"), takeovers("resumed", "muted")
+    try:
+        s.room.join("lena", language="en")
+        s.interpreter()
+        await s.agent.refresh()
+        assert s.languages_attribute == "en"  # an interpreter who is not live changes nothing
+        s.live()
+        with caplog.at_level(logging.INFO, logger="interpreter.agent"):
+            await s.agent.refresh()
+        assert s.agent.pipeline.covered == {EN}
+        assert s.tracks == ["en"]  # silent, still published
+        assert s.languages_attribute == ""  # the machine no longer voices en
+        assert takeovers("silenced", "live") == silenced + 1
+        record = next(r for r in caplog.records if r.message == "machine voice silenced")
+        assert (record.language, record.cause, record.interpreter) == ("en", "live", "ivy")  # type: ignore[attr-defined]
+        # a cough: shorter than the grace, nothing changes
+        s.room.set_muted("ivy")
+        await s.agent.refresh()
+        s.clock.advance(GRACE - 0.1)
+        await s.agent.refresh()
+        assert s.agent.pipeline.covered == {EN} and s.languages_attribute == ""
+        s.room.set_muted("ivy", False)
+        await s.agent.refresh()
+        # a real mute: the machine comes back once it is as long as the grace
+        s.room.set_muted("ivy")
+        await s.agent.refresh()
+        s.clock.advance(GRACE - 0.1)
+        await s.agent.refresh()
+        assert s.agent.pipeline.covered == {EN}
+        assert s.agent.takeover.next_deadline() == pytest.approx(s.clock() + 0.1)
+        s.clock.advance(0.1)
+        with caplog.at_level(logging.INFO, logger="interpreter.agent"):
+            await s.agent.refresh()
+        assert s.agent.pipeline.covered == frozenset()
+        assert s.languages_attribute == "en"
+        assert takeovers("resumed", "muted") == resumed + 1
+        record = next(r for r in caplog.records if r.message == "machine voice resumed")
+        assert (record.cause, record.replayed, record.dropped) == ("muted", 0, 0)  # type: ignore[attr-defined]
+        # unmuting silences it again at once
+        s.room.set_muted("ivy", False)
+        await s.agent.refresh()
+        assert s.agent.pipeline.covered == {EN} and s.languages_attribute == ""
+    finally:
+        await s.agent.aclose()
+
+
+async def test_an_interpreter_live_but_muted_from_the_start_does_not_silence_the_machine() -> None:
+    s = Scene()
+    try:
+        s.room.join("lena", language="en")
+        s.interpreter(muted=True)
+        s.live()
+        await s.agent.refresh()
+        assert s.agent.pipeline.covered == frozenset() and s.languages_attribute == "en"
+        s.room.set_muted("ivy", False)
+        await s.agent.refresh()
+        assert s.agent.pipeline.covered == {EN} and s.languages_attribute == ""
+    finally:
+        await s.agent.aclose()
+
+
+@pytest.mark.parametrize("how", ["unpublished", "left"])
+async def test_the_machine_resumes_at_once_when_the_interpreter_unpublishes_or_leaves(
+    how: str,
+) -> None:
+    s = Scene()
+    before = takeovers("resumed", how)
+    try:
+        s.room.join("lena", language="en")
+        s.interpreter()
+        s.live()
+        await s.agent.refresh()
+        assert s.languages_attribute == ""
+        if how == "unpublished":
+            s.room.unpublish("ivy")
+        else:
+            s.room.leave("ivy")
+        await s.agent.refresh()  # no time passes
+        assert s.agent.pipeline.covered == frozenset()
+        assert s.languages_attribute == "en"
+        assert takeovers("resumed", how) == before + 1
+    finally:
+        await s.agent.aclose()
+
+
+async def test_room_events_silence_the_voice_before_the_demand_loop_runs() -> None:
+    s = Scene(poll=60.0)
+    s.room.join("lena", language="en")
+    s.interpreter()
+    s.agent.start()
+    try:
+        await eventually(lambda: s.languages_attribute == "en")
+        (source,) = s.sources
+        s.live()  # the event handler carries out the takeover, synchronously
+        assert s.agent.pipeline.covered == {EN}
+        assert source.cleared == 1  # what the en track still had to play is gone
+        await eventually(lambda: s.languages_attribute == "")
+        s.room.unpublish("ivy")
+        assert s.agent.pipeline.covered == frozenset()
+        await eventually(lambda: s.languages_attribute == "en")
+    finally:
+        await s.agent.aclose()
+
+
+async def test_the_demand_loop_wakes_when_the_mute_grace_ends() -> None:
+    grace = 0.2
+    s = Scene(poll=60.0, grace=grace, monotonic=time.monotonic)
+    s.room.join("lena", language="en")
+    s.interpreter()
+    s.live()
+    s.agent.start()
+    try:
+        await eventually(lambda: s.languages_attribute == "")
+        muted = time.monotonic()
+        s.room.set_muted("ivy")
+        await eventually(lambda: s.languages_attribute == "en")
+        waited = time.monotonic() - muted
+        assert grace <= waited < grace + 0.5  # at the grace end, not at the next poll
+    finally:
+        await s.agent.aclose()
+
+
+async def test_an_interpreter_speaker_is_captioned_in_their_live_language_only_while_live() -> None:
+    stt = FakeSTT(
+        [
+            final("Good morning.", language="en", start=0.0, end=1.0),
+            final("Welcome.", language="en", start=1.6, end=2.4),
+        ]
+    )
+    store = FakeTranscripts()
+    s = Scene(
+        role="interpreter",
+        attributes={"interpreter.languages": "es,en", "interpreter.live": ""},
+        stack=FakeStack(stt=stt),
+        transcripts=store,
+    )
+    try:
+        s.room.join("lena", language="en")
+        await s.agent.refresh()
+        assert s.agent.pipeline.interpreter_live is None
+        await s.agent.pipeline.interpret(feed(audio_frames(1.5)), track_sid="TR_mic")
+        assert s.room.local_participant.text_streams == [] and store.segments == []
+        s.room.set_attributes("ana", {"interpreter.live": "en"})
+        await s.agent.refresh()
+        assert stt.options[-1] == {"allowed_languages": (EN,), "language_prior": EN}
+        await s.agent.pipeline.interpret(feed(audio_frames(1.5)), track_sid="TR_mic")
+        finals = [
+            t
+            for t in s.room.local_participant.text_streams
+            if t.attributes["lk.transcription_final"] == "true"
+        ]
+        assert [(t.text, t.attributes["language"]) for t in finals] == [("Welcome.", "en")]
+        assert [(c.speaker_name, interpreter) for c, interpreter in store.segments] == [
+            ("Ana Lima", True)
+        ]
+        assert s.tracks == []  # an interpreter is never translated or voiced
+        s.room.set_attributes("ana", {"interpreter.live": ""})
+        await s.agent.refresh()
+        assert s.agent.pipeline.interpreter_live is None
+        assert stt.options[-1]["language_prior"] == ES
+    finally:
+        await s.agent.aclose()
+
+
+def test_the_mute_grace_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert AgentTunings.from_settings(load_settings()).mute_grace == GRACE
+    monkeypatch.setenv("INTERPRETER_MUTE_GRACE", "1.5")
+    assert AgentTunings.from_settings(load_settings()).mute_grace == 1.5
+
+
+async def test_after_a_long_mute_only_what_was_said_since_the_mute_began_is_interpreted(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    stt = FakeSTT(
+        [
+            final("Lo que la intérprete dijo.", language="es", start=0.0, end=1.0),
+            final("Lo que nadie dijo.", language="es", start=1.6, end=2.4),
+        ]
+    )
+    s = Scene(stack=FakeStack(stt=stt))
+    try:
+        s.room.join("lena", language="en")
+        s.interpreter()
+        s.live()
+        await s.agent.refresh()
+        await s.agent.pipeline.interpret(feed(audio_frames(1.5)), track_sid="TR_mic")
+        s.clock.advance(1.0)
+        s.room.set_muted("ivy")
+        await s.agent.refresh()
+        s.clock.advance(0.5)
+        await s.agent.pipeline.interpret(feed(audio_frames(1.5)), track_sid="TR_mic")
+        await asyncio.sleep(0.05)
+        streams = s.room.local_participant.text_streams
+        assert [t.attributes["language"] for t in streams] == ["es", "es"]  # no en caption
+        s.clock.advance(GRACE - 0.5)
+        with caplog.at_level(logging.INFO, logger="interpreter.agent"):
+            await s.agent.refresh()
+        record = next(r for r in caplog.records if r.message == "machine voice resumed")
+        assert (record.replayed, record.dropped) == (1, 1)  # type: ignore[attr-defined]
+        await eventually(lambda: len(s.stack.voices[EN].spoken) == 1)
+        assert s.stack.voices[EN].spoken[0][0] == "[en] Lo que nadie dijo."
+        assert [t.text for t in streams if t.attributes["language"] == "en"] == [
+            "[en] Lo que nadie dijo."
+        ]
     finally:
         await s.agent.aclose()

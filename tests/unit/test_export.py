@@ -27,6 +27,7 @@ from captions.store import (
 from interpreter.errors import ConfigError
 from interpreter.transcript_cli import add_transcript_parser, run_transcript
 from languages import Language
+from tests.unit import test_store as stored
 
 T0 = 1_800_000_000.0
 
@@ -41,6 +42,7 @@ def line(
     name: str = "Ana Lima",
     lang: str = "es",
     source_lang: str = "en",
+    interpreter: bool = False,
 ) -> TranscriptLine:
     return TranscriptLine(
         segment_id=f"{speaker}-{n}",
@@ -52,7 +54,7 @@ def line(
         start=start,
         end=end,
         translated=lang != source_lang,
-        interpreter=False,
+        interpreter=interpreter,
         engine="apertium" if lang != source_lang else "",
     )
 
@@ -275,6 +277,56 @@ def test_the_original_transcript_mixes_languages_and_has_no_language_header() ->
 def test_a_speaker_without_a_name_is_labelled_by_identity() -> None:
     doc = transcript(line(1, "hi", 0.0, 1.0, speaker="user-7", name="  "))
     assert [c.voice for c in read_vtt(to_webvtt(doc))] == ["user-7"]
+
+
+def test_a_human_interpreters_lines_are_labelled_as_interpretation() -> None:
+    doc = transcript(
+        line(1, "Buenos días.", 1.0, 2.0),
+        line(
+            1,
+            "Bienvenidos.",
+            3.0,
+            4.0,
+            speaker="ivy",
+            name="Ivy Lo",
+            source_lang="es",
+            interpreter=True,
+        ),
+    )
+    assert [c.voice for c in read_vtt(to_webvtt(doc))] == ["Ana Lima", "Ivy Lo (interpreter)"]
+    srt = webvtt.from_buffer(io.StringIO(to_srt(doc)), format="srt").captions
+    assert [c.raw_text for c in srt] == [
+        "Ana Lima: Buenos días.",
+        "Ivy Lo (interpreter): Bienvenidos.",
+    ]
+    segments = json.loads(to_json(doc))["segments"]
+    assert [(s["name"], s["interpreter"]) for s in segments] == [
+        ("Ana Lima", False),
+        ("Ivy Lo", True),  # the name stays plain; the field says it
+    ]
+
+
+def test_interpretation_stored_by_an_interpreters_agent_is_labelled_in_its_language(
+    tmp_path: Path,
+) -> None:
+    url = database_url(db_url=None, data_dir=tmp_path)
+    meeting = Meeting(room_sid="RM_booth", room_name="standup", started_at=stored.T0)
+
+    async def fill_and_read() -> tuple[Transcript, Transcript]:
+        async with await TranscriptStore.open(url) as store:
+            await store.save_segment(meeting, stored.source(1, lang="es", text="Hola."))
+            interpretation = stored.source(1, speaker="ivy", name="Ivy Lo", text="Hello.")
+            await store.save_segment(meeting, interpretation, interpreter=True)
+            return (
+                await store.transcript("standup", Language("en")),
+                await store.transcript("standup", ORIGINAL),
+            )
+
+    english, original = asyncio.run(fill_and_read())
+    assert [(c.voice, plain(c)) for c in read_vtt(to_webvtt(english))] == [
+        ("Ivy Lo (interpreter)", "Hello.")
+    ]
+    assert [c.voice for c in read_vtt(to_webvtt(original))] == ["Ana Lima"]
 
 
 def test_an_empty_transcript_is_still_a_valid_file() -> None:

@@ -421,3 +421,116 @@ async def test_a_new_glossary_applies_from_the_next_unit() -> None:
         assert engine.glossaries == [None, {"deliverables": "entregables"}]
     finally:
         await r.pipeline.aclose()
+
+
+# --- human interpreters ------------------------------------------------------------------------
+async def test_a_covered_lane_publishes_no_caption_and_voices_nothing() -> None:
+    translation = FakeTranslation()
+    r = await rig(SCRIPT, targets=(EN, FR), translation=translation)
+    try:
+        r.pipeline.set_covered(frozenset({EN, DE}))  # DE has no lane yet
+        await r.pipeline.set_targets(frozenset({EN, FR, DE}))
+        assert r.room.local_participant.published == ["en", "fr", "de"]  # tracks stay
+        await r.speak(2.5)
+        await eventually(lambda: len(r.finals("fr")) == 2)
+        await asyncio.sleep(0.05)
+        assert len(r.finals("es")) == 2  # the source captions go on
+        assert r.finals("en") == [] and r.finals("de") == []
+        assert {target for _, _, target in translation.calls} == {FR}
+        assert r.voices[EN].spoken == [] and r.voices[DE].spoken == []
+        assert {c.language for c, _ in r.transcripts.translations} == {FR}
+        assert r.pipeline.covered == {EN, DE}
+    finally:
+        await r.pipeline.aclose()
+
+
+async def test_uncovering_interprets_only_the_units_spoken_after_the_human_stopped(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    r = await rig([final("Hola a todos.", language="es", start=0.0, end=1.0)], targets=(EN,))
+    clock = r.pipeline.clock
+    assert isinstance(clock, FakeClock)
+    try:
+        r.pipeline.set_covered(frozenset({EN}))
+        await r.speak(1.5)  # voiced by the human
+        clock.advance(10.0)
+        stopped = clock() - 1.0  # the human went quiet a second ago
+        r.stt.pending = [final("Gracias por venir.", language="es", start=2.0, end=2.5)]
+        await r.speak(1.5)  # after the human stopped: nobody voiced it
+        await asyncio.sleep(0.05)
+        assert r.finals("en") == [] and r.voices[EN].spoken == []
+        resumed = r.pipeline.set_covered(frozenset(), since={EN: stopped})
+        assert resumed == {EN: pipeline_module.HeldUnits(replayed=1, dropped=1)}
+        await eventually(lambda: len(r.voices[EN].spoken) == 1)
+        assert [s.text for s in r.finals("en")] == ["[en] Gracias por venir."]
+        assert r.voices[EN].spoken == [("[en] Gracias por venir.", 1.0)]
+        # and from now on the lane goes on as before
+        r.stt.pending = [final("Adiós.", language="es", start=3.2, end=3.5)]
+        await r.speak(1.0)
+        await eventually(lambda: len(r.voices[EN].spoken) == 2)
+    finally:
+        await r.pipeline.aclose()
+
+
+async def test_a_translation_that_finishes_while_covered_is_held_not_published() -> None:
+    translation = FakeTranslation(delay=0.2)
+    r = await rig(SCRIPT[1:2], targets=(EN,), translation=translation)
+    try:
+        await r.speak(1.5)
+        await eventually(lambda: bool(translation.calls))  # being translated
+        r.pipeline.set_covered(frozenset({EN}))
+        await asyncio.sleep(0.3)
+        assert r.finals("en") == [] and r.transcripts.translations == []
+        resumed = r.pipeline.set_covered(frozenset(), since={EN: 0.0})
+        assert resumed == {EN: pipeline_module.HeldUnits(replayed=1, dropped=0)}
+        await eventually(lambda: len(r.finals("en")) == 1)
+    finally:
+        await r.pipeline.aclose()
+
+
+async def test_a_covered_lane_holds_only_the_last_thirty_seconds_of_speech() -> None:
+    r = await rig([final("Uno.", language="es", start=0.0, end=1.0)], targets=(EN,))
+    clock = r.pipeline.clock
+    assert isinstance(clock, FakeClock)
+    try:
+        r.pipeline.set_covered(frozenset({EN}))
+        await r.speak(1.5)
+        clock.advance(pipeline_module.HELD_SECONDS + 10.0)
+        r.stt.pending = [final("Dos.", language="es", start=2.0, end=2.5)]
+        await r.speak(1.5)
+        await asyncio.sleep(0.05)
+        resumed = r.pipeline.set_covered(frozenset(), since={EN: 0.0})
+        assert resumed == {EN: pipeline_module.HeldUnits(replayed=1, dropped=1)}
+        await eventually(lambda: len(r.finals("en")) == 1)
+        assert r.finals("en")[0].text == "[en] Dos."
+    finally:
+        await r.pipeline.aclose()
+
+
+async def test_an_interpreter_is_captioned_only_while_live_in_the_live_language() -> None:
+    script = [
+        interim("Good", language="es", start=0.0, end=0.5),
+        final("Good morning.", language="es", start=0.0, end=1.0),  # not live yet
+        interim("Welcome", language="es", start=1.6, end=2.0),
+        final("Welcome all.", language="es", start=1.6, end=2.4),
+    ]
+    r = await rig(script, targets=(), interpreter=True)
+    try:
+        await r.speak(1.5)
+        assert r.streams == [] and r.transcripts.segments == []  # not live: nothing at all
+        r.pipeline.set_interpreter_live(EN)
+        await r.speak(1.5)
+        (caption,) = r.finals()
+        assert caption.text == "Welcome all."
+        assert caption.attributes["language"] == "en"  # what they interpret into
+        assert caption.attributes["translated"] == "false"
+        assert caption.sender_identity == "ana"
+        assert [s.attributes["language"] for s in r.streams] == ["en", "en"]  # interim, final
+        ((stored, interpreter),) = r.transcripts.segments
+        assert interpreter and stored.language == EN and stored.speaker_name == "Ana Lima"
+        r.pipeline.set_interpreter_live(None)
+        r.stt.pending = [final("Off the record.", language="en", start=3.2, end=3.5)]
+        await r.speak(1.0)
+        assert len(r.finals()) == 1 and len(r.transcripts.segments) == 1
+    finally:
+        await r.pipeline.aclose()

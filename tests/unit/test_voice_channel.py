@@ -56,9 +56,14 @@ def test_quiet_speech_is_not_taken_for_silence() -> None:
 
 
 def channel(
-    room: FakeRoom, voice: FakeTTS, clock: FakeClock, language: str = "pt-BR"
+    room: FakeRoom,
+    voice: FakeTTS,
+    clock: FakeClock,
+    language: str = "pt-BR",
+    *,
+    source: FakeAudioSource | None = None,
 ) -> tuple[VoiceChannel, FakeAudioSource]:
-    source = FakeAudioSource()
+    source = source or FakeAudioSource()
     ch = VoiceChannel(
         room=room,  # type: ignore[arg-type]
         language=Language(language),
@@ -184,3 +189,39 @@ def test_held_silence_in_long_frames_is_cut_to_the_limit() -> None:
         played += trimmer.push(f)
     played += trimmer.end()
     assert seconds(played) == pytest.approx(0.3)
+
+
+async def test_silencing_stops_the_unit_mid_playback_drops_the_queue_and_keeps_the_track() -> None:
+    room, clock, voice = FakeRoom(), FakeClock(), FakeTTS(seconds=1.0)
+    ch, source = channel(room, voice, clock, "en", source=FakeAudioSource(real_time=True))
+    await ch.start()
+    try:
+        ch.say(VoiceUnit(segment_id="s1", text="one", speech_end=clock()))
+        ch.say(VoiceUnit(segment_id="s2", text="two", speech_end=clock()))
+        await eventually(lambda: source.seconds >= 0.2)
+        assert ch.silence() == 2  # the unit being voiced and the queued one
+        assert ch.silenced and source.cleared == 1
+        frames, cut = len(source.frames), source.seconds
+        await asyncio.sleep(0.3)
+        assert len(source.frames) == frames  # no frame after the silence
+        assert source.seconds < 0.5
+        assert [text for text, _ in voice.spoken] == ["one"]  # the queued unit is gone
+        assert room.local_participant.published == ["en"]  # silent, still published
+        ch.say(VoiceUnit(segment_id="s3", text="three", speech_end=clock()))  # dropped
+        ch.resume()
+        ch.say(VoiceUnit(segment_id="s4", text="four", speech_end=clock()))
+        await eventually(lambda: [t for t, _ in voice.spoken] == ["one", "four"])
+        await eventually(lambda: source.seconds >= cut + 1.0 - 1e-6)  # voiced whole
+    finally:
+        await ch.aclose()
+
+
+async def test_silencing_an_idle_channel_cuts_nothing() -> None:
+    room, clock, voice = FakeRoom(), FakeClock(), FakeTTS(seconds=0.05)
+    ch, source = channel(room, voice, clock, "en")
+    await ch.start()
+    try:
+        assert ch.silence() == 0
+        assert source.cleared == 1
+    finally:
+        await ch.aclose()
