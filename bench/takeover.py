@@ -14,6 +14,8 @@ tracks with a steady voice-like tone. Each try:
 * ``mute_to_machine_back``: from the interpreter muting to the machine's first audible 10 ms
   (the grace, 3 s by default, is inside it: goal grace + 1 s), and ``..._after_grace``;
 * ``unmute_to_machine_silent``: from unmuting (the machine mid-unit again) to its last sound;
+* ``agent_latency``: the translators' own figure, from their log: from the room event (or
+  the end of the grace) to the voice silenced or resumed, by cause;
 * ``accept_to_new_voice``: from sending ``accept`` (the partner's offer) to the new
   interpreter's first audible 10 ms (goal 0.3 s), with the ``handover_gap`` (new first sound
   minus old last sound; negative is overlap) and ``handover_overlap`` (seconds both were
@@ -28,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import tempfile
 import time
 from pathlib import Path
@@ -202,10 +205,19 @@ async def bench(workdir: Path, tries: int) -> dict[str, Any]:
         "grace_s": GRACE,
         "goals_s": GOALS,
         "figures": {name: summary(values) for name, values in figures.items()},
-        "worker_takeover_log_lines": [line for line in log.splitlines() if "machine voice" in line][
-            -200:
-        ],
+        "agent_latency": agent_latencies(log),
     }
+
+
+def agent_latencies(log: str) -> dict[str, Any]:
+    """The translators' own figure for each change (their "machine voice silenced|resumed"
+    log lines): seconds from the room event, or from the end of the grace, to the voice
+    silenced or resumed, by event and cause."""
+    found: dict[str, list[float]] = {}
+    pattern = r"machine voice (silenced|resumed) cause=(\w+).*?latency=([\d.]+)"
+    for match in re.finditer(pattern, log):
+        found.setdefault(f"{match[1]}_{match[2]}", []).append(float(match[3]))
+    return {key: summary(values) for key, values in sorted(found.items())}
 
 
 def main() -> None:

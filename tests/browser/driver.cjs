@@ -88,6 +88,27 @@ const commands = {
     await page(id).click(selector);
   },
 
+  // Hold the mouse button down on `selector` (or let go of it): a press that lasts, which a
+  // click cannot give (the cough button mutes while held).
+  async mouse({ page: id, selector, action }) {
+    const p = page(id);
+    if (action === 'down') {
+      const box = await p.locator(selector).boundingBox();
+      if (!box) throw new Error(`${selector} is not visible`);
+      await p.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+      await p.mouse.down();
+    } else {
+      await p.mouse.up();
+    }
+  },
+
+  // Hold a key down or let it go (keyboard.down / keyboard.up), on whatever has the focus.
+  async key({ page: id, key, action }) {
+    const { keyboard } = page(id);
+    if (action === 'down') await keyboard.down(key);
+    else await keyboard.up(key);
+  },
+
   async download({ page: id, selector, path }) {
     const p = page(id);
     const [download] = await Promise.all([p.waitForEvent('download'), p.click(selector)]);

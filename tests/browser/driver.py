@@ -133,11 +133,12 @@ class Page:
         self._browser = browser
         self.name = name
 
-    async def goto(self, url: str, *, hook: bool = True) -> None:
+    async def goto(self, url: str, *, hook: bool | Path = True) -> None:
         """Open ``url``; with ``hook``, also wait until the page is ready and inject the tests'
-        view into it (:data:`PAGE_HOOK`)."""
+        view into it (:data:`PAGE_HOOK`, or the module file ``hook`` names)."""
+        module = PAGE_HOOK if hook is True else hook or None
         await self._browser.call(
-            "goto", page=self.name, url=url, hook=str(PAGE_HOOK) if hook else None
+            "goto", page=self.name, url=url, hook=str(module) if module else None
         )
 
     def console_errors(self) -> list[str]:
@@ -167,6 +168,20 @@ class Page:
 
     async def click(self, selector: str) -> None:
         await self._browser.call("click", page=self.name, selector=selector)
+
+    async def mouse_down(self, selector: str) -> None:
+        """Press the mouse button on ``selector`` and keep it pressed (:meth:`mouse_up`)."""
+        await self._browser.call("mouse", page=self.name, selector=selector, action="down")
+
+    async def mouse_up(self) -> None:
+        await self._browser.call("mouse", page=self.name, selector="", action="up")
+
+    async def key_down(self, key: str) -> None:
+        """Press ``key`` (Playwright's key names) and keep it pressed (:meth:`key_up`)."""
+        await self._browser.call("key", page=self.name, key=key, action="down")
+
+    async def key_up(self, key: str) -> None:
+        await self._browser.call("key", page=self.name, key=key, action="up")
 
     async def download(self, selector: str, path: Path) -> str:
         """Click ``selector``, save the download it starts to ``path``; returns its file name."""

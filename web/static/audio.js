@@ -1,4 +1,5 @@
-/* Web Audio helpers: one AudioContext per page, and level meters on media tracks. */
+/* Web Audio helpers: one AudioContext per page, level meters on media tracks, and the bar that
+ * shows a microphone's level (the meeting page and the interpreter console both draw one). */
 
 let context = null;
 
@@ -38,4 +39,36 @@ export class LevelMeter {
     if (this.source) this.source.disconnect();
     this.analyser = null;
   }
+}
+
+const BAR_MS = 100;
+
+/** A track's level drawn as the width of `fill` (about -60..0 dBFS onto 0..100 %) every
+ * 100 ms; `onLevel(rms)` hears every reading (a page keeps its peak). */
+export class LevelBar {
+  constructor(mediaStreamTrack, fill, { onLevel = () => {} } = {}) {
+    this.track = mediaStreamTrack;
+    this.fill = fill;
+    this.meter = new LevelMeter(mediaStreamTrack);
+    this.timer = setInterval(() => {
+      const rms = this.meter.level();
+      const pct = Math.max(0, Math.min(100, (20 * Math.log10(rms + 1e-9) + 60) * (100 / 60)));
+      this.fill.style.width = `${pct.toFixed(0)}%`;
+      onLevel(rms);
+    }, BAR_MS);
+  }
+
+  close() {
+    clearInterval(this.timer);
+    this.meter.close();
+    this.fill.style.width = '0%';
+  }
+}
+
+/** Whether a getUserMedia failure means the person (or the browser) refused the microphone,
+ * rather than there being none that works. */
+export function microphoneRefused(error) {
+  const name = (error && error.name) || '';
+  return name === 'NotAllowedError' || name === 'SecurityError'
+    || /permission|denied/i.test(String(error && error.message));
 }

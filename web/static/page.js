@@ -4,7 +4,8 @@
  */
 
 import { CaptionBoard, listenForCaptions } from './captions.js';
-import { audioContext, LevelMeter } from './audio.js';
+import { audioContext, LevelBar, microphoneRefused } from './audio.js';
+import { languageList } from './booth.js';
 import { Ducker } from './ducking.js';
 import { bearer, fetchJson } from './http.js';
 import { loadProtocol, primaryOf } from './protocol.js';
@@ -277,6 +278,25 @@ function checkAvailability() {
   }
 }
 
+/** Who voices my language now: "Interpreted by <name>" while an interpreter is live on it
+ * and no translator lists it in its `interpreter.languages` (the machine is not covering),
+ * "Machine interpretation" while a translator voices it, else nothing to say. */
+function renderVoiceLabel() {
+  const { room, protocol } = page;
+  const mine = (code) => protocol.matches(code, room.language);
+  const machine = room.remotes().some((p) => protocol.isTranslator(p)
+    && languageList(p.attributes[protocol.attributes.interpreter_languages]).some(mine));
+  const human = room.remotes().find((p) => protocol.isInterpreter(p)
+    && mine(protocol.liveLanguageOf(p)));
+  let text = '';
+  if (human && !machine) text = `Interpreted by ${human.name || human.identity}`;
+  else if (machine) text = 'Machine interpretation';
+  const label = $('voice-label');
+  if (label.textContent !== text) label.textContent = text; // announced once per change
+  label.classList.toggle('human', Boolean(human && !machine));
+  label.hidden = !text;
+}
+
 // ---------------------------------------------------------------- participants
 function renderParticipants() {
   const { room, protocol } = page;
@@ -303,6 +323,7 @@ function renderParticipants() {
     li.appendChild(badges);
     list.appendChild(li);
   }
+  renderVoiceLabel();
   checkAvailability();
 }
 
@@ -326,10 +347,7 @@ async function enableMic(on) {
 }
 
 function micProblem(error) {
-  const name = (error && error.name) || '';
-  const denied = name === 'NotAllowedError' || name === 'SecurityError'
-    || /permission|denied/i.test(String(error && error.message));
-  const text = denied
+  const text = microphoneRefused(error)
     ? 'Microphone access was denied. You can still listen; allow the microphone for this '
       + 'site in your browser, then press the microphone button.'
     : 'No working microphone was found. You can still listen.';
@@ -339,24 +357,16 @@ function micProblem(error) {
 function startMicMeter() {
   const track = page.room.microphoneTrack();
   if (!track) return;
-  const meter = new LevelMeter(track.mediaStreamTrack);
-  page.micMeter = meter;
-  meter.timer = setInterval(() => {
-    const rms = meter.level();
-    // about -60 dBFS .. 0 dBFS onto 0..100 %
-    const pct = Math.max(0, Math.min(100, (20 * Math.log10(rms + 1e-9) + 60) * (100 / 60)));
-    $('mic-level').style.width = `${pct.toFixed(0)}%`;
-    page.micPeak = Math.max(page.micPeak, rms);
-  }, 100);
+  page.micMeter = new LevelBar(track.mediaStreamTrack, $('mic-level'), {
+    onLevel: (rms) => { page.micPeak = Math.max(page.micPeak, rms); },
+  });
 }
 
 function stopMicMeter() {
   if (page.micMeter) {
-    clearInterval(page.micMeter.timer);
     page.micMeter.close();
     page.micMeter = null;
   }
-  $('mic-level').style.width = '0%';
 }
 
 // ---------------------------------------------------------------- controls

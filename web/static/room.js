@@ -273,8 +273,52 @@ export class MeetingRoom extends EventTarget {
     return pub && pub.track ? pub.track : null;
   }
 
+  /** The microphone publication of `p` (local or remote), or undefined. */
+  microphoneOf(p) {
+    return this.audioPublications(p).find((pub) => pub.source === this.LK.Track.Source.Microphone);
+  }
+
   isMuted(p) {
-    const mic = this.audioPublications(p).find((pub) => pub.source === this.LK.Track.Source.Microphone);
+    const mic = this.microphoneOf(p);
     return Boolean(mic && mic.isMuted);
+  }
+
+  /** Whether `p` has a microphone published and unmuted. */
+  isMicOpen(p) {
+    const mic = this.microphoneOf(p);
+    return Boolean(mic && !mic.isMuted);
+  }
+
+  /** Publish my microphone as a track named `name` (an interpreter's track carries the
+   * language they voice). Already published under another name: the same capture is
+   * unpublished and published again under `name`, muted or not as it was, so the level meter
+   * and the device stay; a new capture starts `muted` if asked. Returns the publication. */
+  async publishMicrophone(name, { captureOptions, muted = false } = {}) {
+    const { LK } = this;
+    const local = this.lk.localParticipant;
+    const current = local.getTrackPublication(LK.Track.Source.Microphone);
+    if (current && current.track && current.trackName === name) return current;
+    let track;
+    if (current && current.track) {
+      track = current.track;
+      await local.unpublishTrack(track, false);
+    } else {
+      track = await LK.createLocalAudioTrack(captureOptions);
+      if (muted) await track.mute(); // published muted: never open for an instant
+    }
+    const publication = await local.publishTrack(track, {
+      name, source: LK.Track.Source.Microphone,
+    });
+    this.emit('change');
+    return publication;
+  }
+
+  /** Mute or unmute my published microphone (the track stays published). */
+  async muteMicrophone(muted) {
+    const pub = this.lk && this.microphoneOf(this.lk.localParticipant);
+    if (!pub || !pub.track) return;
+    if (muted) await pub.mute();
+    else await pub.unmute();
+    this.emit('change');
   }
 }
