@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import time
 from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Protocol, TypeVar
@@ -513,6 +514,7 @@ async def _mirrored(directory: RoomDirectory, room: str, change: BoothChange) ->
 
 @refusing
 async def _post_booth(request: web.Request) -> web.Response:
+    started = time.monotonic()
     room = room_name(request)
     claims = authorize(request, room)
     pair = _interpreter(claims)
@@ -537,6 +539,9 @@ async def _post_booth(request: web.Request) -> web.Response:
                 "action": ask.action,
                 "language": ask.language,
                 "identity": identity,
+                "mirrored": mirrored,
+                # from the request to the room knowing it (database, then attributes/mutes)
+                "seconds": round(time.monotonic() - started, 3),
             },
         )
     return _json(booth_document(change.state, members) | {"mirrored": mirrored})

@@ -11,6 +11,7 @@ recorded track was audible, which is what every takeover figure is measured from
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import time
 from collections.abc import AsyncIterator
@@ -255,32 +256,52 @@ async def join_rule_listener(
 
 class LoudTimeline:
     """When a track a :class:`ListeningClient` recorded was audible (wall clock), judged per
-    10 ms piece. Frames arrive in real time, so a piece's time is its arrival time."""
+    10 ms piece. Frames arrive in real time, so a piece's time is its arrival time. Pieces are
+    judged once, as they come (a bench records for minutes and asks many times a second)."""
+
+    PIECE = 160
+    """Samples in 10 ms at the listener's 16 kHz."""
 
     def __init__(self, listener: ListeningClient, identity: str, track: str) -> None:
         self._listener = listener
         self._key = (identity, track)
+        self._judged = 0  # chunks of the recording judged so far
+        self._times: list[float] = []
+        self._loud: list[bool] = []
+
+    def _catch_up(self) -> None:
+        chunks = self._listener.audio.get(self._key, [])
+        for at, chunk in chunks[self._judged :]:
+            count = max(1, len(chunk) // self.PIECE)
+            pieces = chunk[: count * self.PIECE].reshape(count, -1) if len(chunk) else None
+            for i in range(count):
+                loud = pieces is not None and float(np.sqrt(np.mean(pieces[i] ** 2))) > LOUD
+                # pieces of one chunk arrived together; spread them back over its duration
+                self._times.append(at - (count - 1 - i) * 0.01)
+                self._loud.append(loud)
+        self._judged = len(chunks)
 
     def pieces(self) -> list[tuple[float, bool]]:
         """(arrival time, audible) for every 10 ms piece so far."""
-        out: list[tuple[float, bool]] = []
-        for at, chunk in list(self._listener.audio.get(self._key, [])):
-            n = 160  # 10 ms at 16 kHz
-            count = max(1, len(chunk) // n)
-            for i in range(count):
-                piece = chunk[i * n : (i + 1) * n]
-                loud = bool(len(piece)) and float(np.sqrt(np.mean(piece**2))) > LOUD
-                # pieces of one chunk arrived together; spread them back over its duration
-                out.append((at - (count - 1 - i) * 0.01, loud))
-        return out
+        self._catch_up()
+        return list(zip(self._times, self._loud, strict=True))
 
     def loud_at(self, at: float, *, within: float = 0.05) -> bool:
         """Audible in the ``within`` seconds up to ``at``."""
-        return any(loud for t, loud in self.pieces() if at - within <= t <= at)
+        self._catch_up()
+        start = bisect.bisect_left(self._times, at - within)
+        end = bisect.bisect_right(self._times, at)
+        return any(self._loud[start:end])
 
     def last_loud(self, *, after: float = 0.0) -> float | None:
-        times = [t for t, loud in self.pieces() if loud and t >= after]
-        return times[-1] if times else None
+        self._catch_up()
+        start = bisect.bisect_left(self._times, after)
+        for i in range(len(self._times) - 1, start - 1, -1):
+            if self._loud[i]:
+                return self._times[i]
+        return None
 
     def first_loud(self, *, after: float) -> float | None:
-        return next((t for t, loud in self.pieces() if loud and t >= after), None)
+        self._catch_up()
+        start = bisect.bisect_left(self._times, after)
+        return next((self._times[i] for i in range(start, len(self._times)) if self._loud[i]), None)

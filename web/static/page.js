@@ -316,6 +316,11 @@ function renderParticipants() {
     if (protocol.roleOf(p) === protocol.roles.listener) {
       badges.appendChild(el('span', 'badge', 'listening'));
     }
+    if (protocol.isInterpreter(p)) {
+      const live = protocol.liveLanguageOf(p);
+      badges.appendChild(el('span', live ? 'badge live' : 'badge',
+        live ? `interpreter, live on ${languageName(live)}` : 'interpreter'));
+    }
     if (room.isMuted(p)) badges.appendChild(el('span', 'badge', 'muted'));
     if (p.isSpeaking) badges.appendChild(el('span', 'badge speaking', 'speaking'));
     const original = !local && page.ducker.originals.get(p.identity);
