@@ -54,6 +54,7 @@ __all__ = [
     "TranscriptStore",
     "TranscriptStoreError",
     "TranscriptWriter",
+    "create_tables",
     "database_url",
 ]
 
@@ -73,6 +74,23 @@ MAX_START_GAP = 7 * 86400.0
 MAX_ID_LENGTH = 512
 MAX_NAME_LENGTH = 512
 MAX_TEXT_LENGTH = 100_000
+
+
+def create_tables(
+    engine: sa.Engine, tables: sa.MetaData, *, attempts: int = WRITE_ATTEMPTS
+) -> None:
+    """Create the missing tables of ``tables`` (blocking). Several processes may open a fresh
+    database at once and both see no table; the loser of the CREATE race finds the tables on
+    the next try. The last failure is raised (``sqlalchemy.exc.DBAPIError``)."""
+    for attempt in range(attempts):
+        try:
+            tables.create_all(engine, checkfirst=True)
+            return
+        except sa.exc.DBAPIError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.1 * (attempt + 1))
+
 
 T = TypeVar("T")
 
@@ -266,18 +284,12 @@ class _Database:
     def create_schema(self) -> None:
         database = (self.url.database or "") if self.dialect == "sqlite" else ""
         new_file = bool(database) and not os.path.exists(database)
-        # Several processes may open a fresh database at once; the loser of a CREATE race
-        # finds the tables on the next try.
-        for attempt in range(WRITE_ATTEMPTS):
-            try:
-                metadata.create_all(self.engine, checkfirst=True)
-                break
-            except sa.exc.DBAPIError as e:
-                if attempt == WRITE_ATTEMPTS - 1:
-                    raise TranscriptStoreError(
-                        "could not create the transcript tables", retryable=True
-                    ) from e
-                time.sleep(0.1 * (attempt + 1))
+        try:
+            create_tables(self.engine, metadata)
+        except sa.exc.DBAPIError as e:
+            raise TranscriptStoreError(
+                "could not create the transcript tables", retryable=True
+            ) from e
         if new_file and os.path.exists(database):
             os.chmod(database, 0o600)  # transcripts are personal data
 

@@ -90,6 +90,8 @@ def run_up(settings: Settings) -> int:
             f"  translator worker health  {worker_health}  (jobs: {worker_health}worker)\n"
             f"  worker metrics   http://{settings.host}:{settings.metrics_port}/metrics\n"
             f"  logs             {log_dir}\n"
+            "  invite a human interpreter (prints their console link):\n"
+            "    python -m interpreter invite --room ROOM --name NAME --languages es,en\n"
             "Press Ctrl-C to stop.\n",
             flush=True,
         )

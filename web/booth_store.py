@@ -35,6 +35,7 @@ from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
 from captions.protocol import MAX_ROOM_NAME, PENDING_TTL
+from captions.store import create_tables
 from languages import Language
 from web.errors import WebError
 
@@ -367,18 +368,10 @@ class BoothStore:
         await self._run(self._create_schema)
 
     def _create_schema(self) -> None:
-        # Two processes starting on a fresh database both see no table; the loser of the
-        # CREATE race finds it on the next try.
-        for attempt in range(_ATTEMPTS):
-            try:
-                metadata.create_all(self._engine, checkfirst=True)
-                return
-            except sa.exc.DBAPIError as e:
-                if attempt == _ATTEMPTS - 1:
-                    raise BoothStoreError(
-                        "could not create the booth tables", retryable=True
-                    ) from e
-                time.sleep(0.1 * (attempt + 1))
+        try:
+            create_tables(self._engine, metadata)
+        except sa.exc.DBAPIError as e:
+            raise BoothStoreError("could not create the booth tables", retryable=True) from e
 
     async def state(self, room: str) -> BoothState:
         """``room``'s booth now."""
