@@ -91,12 +91,14 @@ class ListeningClient:
     data_captions: list[dict[str, object]] = field(default_factory=list)
     audio: dict[tuple[str, str], list[tuple[float, np.ndarray]]] = field(default_factory=dict)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    _recorders: dict[tuple[str, str], asyncio.Task[None]] = field(default_factory=dict)
 
     def start(self) -> None:
         self.room.register_text_stream_handler(TRANSCRIPTION_TOPIC, self._on_text_stream)
         self.room.on("data_received", self._on_data)
         self.room.on("track_published", self._on_published)
         self.room.on("track_subscribed", self._on_subscribed)
+        self.room.on("track_unsubscribed", self._on_unsubscribed)
         for p in self.room.remote_participants.values():
             for pub in p.track_publications.values():
                 self._on_published(pub, p)
@@ -121,7 +123,21 @@ class ListeningClient:
         self, track: rtc.Track, pub: rtc.RemoteTrackPublication, p: rtc.RemoteParticipant
     ) -> None:
         if track.kind == rtc.TrackKind.KIND_AUDIO and self.want_track(pub, p):
-            self._spawn(self._record(track, (p.identity, pub.name)))
+            key = (p.identity, pub.name)
+            self._stop_recording(key)
+            self._recorders[key] = self._spawn(self._record(track, key))
+
+    def _on_unsubscribed(
+        self, track: rtc.Track, pub: rtc.RemoteTrackPublication, p: rtc.RemoteParticipant
+    ) -> None:
+        # an audio stream left open on an unsubscribed track can go on receiving frames of a
+        # later subscription (another participant's): each recording ends with its track
+        self._stop_recording((p.identity, pub.name))
+
+    def _stop_recording(self, key: tuple[str, str]) -> None:
+        task = self._recorders.pop(key, None)
+        if task is not None:
+            task.cancel()
 
     async def _record(self, track: rtc.Track, key: tuple[str, str]) -> None:
         chunks = self.audio.setdefault(key, [])
@@ -163,10 +179,11 @@ class ListeningClient:
             and (translated is None or c.translated == translated)
         ]
 
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     async def aclose(self) -> None:
         for task in list(self._tasks):
