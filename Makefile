@@ -45,6 +45,7 @@ bench: setup-test
 	$(PY) -m bench.export
 	$(PY) -m bench.glossary
 	$(PY) -m bench.terms
+	$(PY) -m bench.takeover
 
 clean:
 	rm -rf .venv .pytest_cache .mypy_cache .ruff_cache

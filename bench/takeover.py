@@ -17,7 +17,8 @@ tracks with a steady voice-like tone. Each try:
 * ``agent_latency``: the translators' own figure, from their log: from the room event (or
   the end of the grace) to the voice silenced or resumed, by cause;
 * ``accept_to_new_voice``: from sending ``accept`` (the partner's offer) to the new
-  interpreter's first audible 10 ms (goal 0.3 s), with the ``handover_gap`` (new first sound
+  interpreter's first audible 10 ms (goal 0.3 s; they open the microphone when the answer
+  arrives, the slower order: the console opens it before sending ``accept``), with the ``handover_gap`` (new first sound
   minus old last sound; negative is overlap) and ``handover_overlap`` (seconds both were
   audible).
 

@@ -267,9 +267,11 @@ async def test_hand_over_between_two_interpreters_has_no_gap_and_no_overlap(
         status, body, _ = await ian.booth("offer", "en", to=iva.identity)
         assert status == 200, body
         assert any(p["kind"] == "offer" and p["to"] == iva.identity for p in body["pending"])
+        # like the console: open the microphone, then accept (listeners subscribe to it only
+        # once Iva is live, so nobody hears it early)
+        iva.unmute()
         status, body, accepted = await iva.booth("accept", "en")
         assert status == 200, body
-        iva.unmute()
         assert body["live"] == {"en": iva.identity}
         await asyncio.sleep(2.0)
 
