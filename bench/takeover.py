@@ -18,9 +18,9 @@ tracks with a steady voice-like tone. Each try:
   the end of the grace) to the voice silenced or resumed, by cause;
 * ``accept_to_new_voice``: from sending ``accept`` (the partner's offer) to the new
   interpreter's first audible 10 ms (goal 0.3 s; they open the microphone when the answer
-  arrives, the slower order: the console opens it before sending ``accept``), with the ``handover_gap`` (new first sound
-  minus old last sound; negative is overlap) and ``handover_overlap`` (seconds both were
-  audible).
+  arrives, the slower order: the console opens it before sending ``accept``), with the
+  ``handover_gap`` (new first sound minus old last sound; negative is overlap) and
+  ``handover_overlap`` (seconds both were audible).
 
 Run: ``PYTHONPATH=. .venv/bin/python -m bench.takeover [--tries 20]``. Writes
 ``bench/results/takeover.json``.
