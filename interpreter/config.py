@@ -20,7 +20,17 @@ if TYPE_CHECKING:
     from interpreter.pacing import Pacing
     from interpreter.providers.commit_policy import CommitTimings
 
-__all__ = ["DEV_API_KEY", "DEV_API_SECRET", "LIVEKIT_SERVER_VERSION", "Settings", "load_settings"]
+__all__ = [
+    "DEV_API_KEY",
+    "DEV_API_SECRET",
+    "LIVEKIT_SERVER_VERSION",
+    "PROVIDERS",
+    "STAGES",
+    "Provider",
+    "Settings",
+    "Stage",
+    "load_settings",
+]
 
 LIVEKIT_SERVER_VERSION = "v1.13.5"
 """The pinned livekit-server release (the newest tag that ``go install`` can build)."""
@@ -29,6 +39,10 @@ DEV_API_KEY = "devkey"
 DEV_API_SECRET = "secret"
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+Stage = Literal["stt", "tts", "translation"]
+Provider = Literal["assemblyai", "azure", "openai", "embedded"]
+STAGES: tuple[Stage, ...] = ("stt", "tts", "translation")
+PROVIDERS: tuple[Provider, ...] = ("assemblyai", "azure", "openai", "embedded")
 
 
 def _xdg(var: str, fallback: str) -> Path:
@@ -85,17 +99,48 @@ class Settings(BaseSettings):
         repr=False,
     )
 
-    translation_llm_model: str | None = Field(
-        default=None,
-        description="translate with this LLM (OpenAI or any OpenAI-compatible server) first",
+    # --- providers per stage: ordered chains, "embedded" always last (see provider_chain) ---
+    stt: str = Field(
+        default="embedded", description="speech-to-text chain, e.g. assemblyai,embedded"
     )
-    translation_llm_url: str | None = Field(
-        default=None, description="base URL of an OpenAI-compatible server (vLLM, Ollama, ...)"
+    tts: str = Field(default="embedded", description="text-to-speech chain, e.g. azure,openai")
+    translation: str = Field(default="embedded", description="translation chain, e.g. openai")
+    assemblyai_api_key: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("ASSEMBLYAI_API_KEY", "INTERPRETER_ASSEMBLYAI_API_KEY"),
+        repr=False,
+    )
+    azure_speech_key: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("AZURE_SPEECH_KEY", "INTERPRETER_AZURE_SPEECH_KEY"),
+        repr=False,
+    )
+    azure_speech_region: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("AZURE_SPEECH_REGION", "INTERPRETER_AZURE_SPEECH_REGION"),
     )
     openai_api_key: str | None = Field(
         default=None,
         validation_alias=AliasChoices("OPENAI_API_KEY", "INTERPRETER_OPENAI_API_KEY"),
         repr=False,
+    )
+    assemblyai_url: str | None = Field(
+        default=None, description="AssemblyAI streaming base URL (wss://streaming.assemblyai.com)"
+    )
+    azure_stt_url: str | None = Field(
+        default=None, description="Azure Speech recognition host (instead of the region's)"
+    )
+    azure_tts_url: str | None = Field(
+        default=None, description="Azure Speech synthesis endpoint (instead of the region's)"
+    )
+    openai_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("INTERPRETER_OPENAI_URL", "INTERPRETER_TRANSLATION_LLM_URL"),
+        description="base URL of OpenAI or any OpenAI-compatible server (vLLM, Ollama, ...)",
+    )
+    translation_llm_model: str | None = Field(
+        default=None,
+        description="translate with this LLM (OpenAI or any OpenAI-compatible server) first",
     )
     # when the embedded STT ends a unit; unset means the policy's default (CommitTimings)
     stt_interim_interval: float | None = Field(
@@ -250,15 +295,78 @@ class Settings(BaseSettings):
                 "LIVEKIT_API_SECRET must be at least 32 characters "
                 "(leave both unset to use the development keys)"
             )
-        if self.translation_llm_model and not (self.openai_api_key or self.translation_llm_url):
+        if self.translation_llm_model and not (self.openai_api_key or self.openai_url):
             raise ValueError(
                 "INTERPRETER_TRANSLATION_LLM_MODEL needs OPENAI_API_KEY (for OpenAI) or"
-                " INTERPRETER_TRANSLATION_LLM_URL (for an OpenAI-compatible server)"
+                " INTERPRETER_OPENAI_URL (for an OpenAI-compatible server)"
             )
         ports = [self.livekit_port, self.livekit_tcp_port, self.livekit_udp_port]
         if len(set(ports)) != len(ports):
             raise ValueError("LiveKit HTTP, TCP and UDP ports must differ")
         return self
+
+    @model_validator(mode="after")
+    def _providers_are_known_and_keyed(self) -> Settings:
+        for stage in STAGES:
+            self.provider_chain(stage)  # raises ValueError naming the variable and the fix
+        return self
+
+    def provider_chain(self, stage: Stage) -> tuple[Provider, ...]:
+        """The providers of ``stage``, in the order tried, ``embedded`` last (appended when
+        left out; a translation LLM model set the old way puts ``openai`` first).
+
+        Raises ``ValueError`` for an unknown name or a cloud provider without its key."""
+        variable = f"INTERPRETER_{stage.upper()}"
+        raw = str(getattr(self, stage))
+        names = [n.strip().lower() for n in raw.split(",") if n.strip()]
+        if stage == "translation" and self.translation_llm_model and "openai" not in names:
+            names.insert(0, "openai")
+        chain: list[Provider] = []
+        for name in names:
+            if name not in PROVIDERS:
+                raise ValueError(
+                    f"{variable}: unknown provider {name!r}; use a comma-separated list of "
+                    + ", ".join(PROVIDERS)
+                )
+            if name == "assemblyai" and stage != "stt":
+                raise ValueError(
+                    f"{variable}: AssemblyAI only recognises speech; use it in INTERPRETER_STT"
+                )
+            if name == "azure" and stage == "translation":
+                raise ValueError(
+                    f"{variable}: Azure is used for speech here, not translation; "
+                    "use openai or embedded"
+                )
+            if name not in chain:
+                chain.append(name)
+        if chain and chain[-1] != "embedded" and "embedded" in chain:
+            raise ValueError(f"{variable}: embedded must come last (it is always the fallback)")
+        if "embedded" not in chain:
+            chain.append("embedded")
+        for name in chain:
+            missing = self._missing_key(name)
+            if missing:
+                raise ValueError(f"{variable} uses {name}, which needs {missing}")
+        return tuple(chain)
+
+    def _missing_key(self, provider: Provider) -> str | None:
+        """What ``provider`` lacks to connect (its key variables), or ``None``."""
+        if provider == "assemblyai" and not self.assemblyai_api_key:
+            return "ASSEMBLYAI_API_KEY (your AssemblyAI API key)"
+        if provider == "azure":
+            if not self.azure_speech_key:
+                return "AZURE_SPEECH_KEY (the Speech resource's key)"
+            if not self.azure_speech_region and not (self.azure_stt_url or self.azure_tts_url):
+                return "AZURE_SPEECH_REGION (e.g. westeurope) or INTERPRETER_AZURE_STT_URL/_TTS_URL"
+        if provider == "openai" and not (self.openai_api_key or self.openai_url):
+            return "OPENAI_API_KEY (or INTERPRETER_OPENAI_URL for an OpenAI-compatible server)"
+        return None
+
+    @property
+    def translation_llm_url(self) -> str | None:
+        """The OpenAI-compatible base URL (``INTERPRETER_OPENAI_URL``; the old
+        ``INTERPRETER_TRANSLATION_LLM_URL`` is an alias)."""
+        return self.openai_url
 
     @property
     def dev_keys(self) -> bool:

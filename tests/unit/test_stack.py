@@ -24,9 +24,11 @@ def test_default_translator_is_the_embedded_router_without_llm() -> None:
 
 def test_configured_llm_is_preferred(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    settings = load_settings(
-        translation_llm_model="local-model", translation_llm_url="http://127.0.0.1:9/v1"
-    )
+    # the variable's old name stays an alias of INTERPRETER_OPENAI_URL
+    monkeypatch.setenv("INTERPRETER_TRANSLATION_LLM_URL", "http://127.0.0.1:9/v1")
+    settings = load_settings(translation_llm_model="local-model")
+    assert settings.openai_url == "http://127.0.0.1:9/v1"
+    assert settings.provider_chain("translation") == ("openai", "embedded")
     engine = EmbeddedStack(settings)._llm_translation()
     assert isinstance(engine, LLMTranslationEngine)
 
