@@ -370,7 +370,7 @@ async def test_a_failing_language_does_not_stop_the_others_and_republishing_is_p
             await r.disconnect()
 
 
-async def test_an_interpreter_is_captioned_not_translated_and_metrics_are_served(
+async def test_a_live_interpreter_is_captioned_not_translated_and_metrics_are_served(
     livekit_server: LiveKitFixture, worker: WorkerProcess, tmp_path: Path
 ) -> None:
     room_name = "booth"
@@ -379,8 +379,17 @@ async def test_an_interpreter_is_captioned_not_translated_and_metrics_are_served
     try:
         pablo = await join_listener(livekit_server, room_name, "pablo", "es")
         rooms.append(pablo.room)
+        # live on English, as the booth service would have set it (an interpreter who is not
+        # live is not captioned: tests/integration/test_booth.py)
         ines_room = await livekit_server.connect(
-            room_name, "ines", attributes={"language": "en", "role": "interpreter"}
+            room_name,
+            "ines",
+            attributes={
+                "language": "en",
+                "role": "interpreter",
+                "interpreter.languages": "es,en",
+                "interpreter.live": "en",
+            },
         )
         rooms.append(ines_room)
         ines = Speaker(ines_room)
