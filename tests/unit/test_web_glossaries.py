@@ -39,7 +39,8 @@ BAD_CSV = b"en,es\nbudget,presupuesto\nbudget,cuenta\nfoo,\n"
 Client = TestClient[web.Request, web.Application]
 
 
-def organizer(room: str = "standup", *, secret: str = SECRET, ttl: float = 600) -> str:
+# tokens are minted when the module is collected (parametrize): valid for the longest suite run
+def organizer(room: str = "standup", *, secret: str = SECRET, ttl: float = 6 * 3600) -> str:
     return room_admin_token(
         api_key=KEY, api_secret=secret, room=room, ttl=datetime.timedelta(seconds=ttl)
     )
