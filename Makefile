@@ -46,6 +46,7 @@ bench: setup-test
 	$(PY) -m bench.glossary
 	$(PY) -m bench.terms
 	$(PY) -m bench.takeover
+	$(PY) -m bench.cloud_failover
 
 clean:
 	rm -rf .venv .pytest_cache .mypy_cache .ruff_cache

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import AliasChoices, Field, ValidationError, model_validator
+from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from interpreter.errors import ConfigError
@@ -141,6 +141,51 @@ class Settings(BaseSettings):
     translation_llm_model: str | None = Field(
         default=None,
         description="translate with this LLM (OpenAI or any OpenAI-compatible server) first",
+    )
+    translation_llm_timeout: float = Field(
+        default=5.0,
+        gt=0,
+        description="seconds the LLM may take for one unit before the embedded engines answer",
+    )
+    assemblyai_model: Literal[
+        "universal-streaming-multilingual",
+        "universal-streaming-english",
+        "u3-rt-pro",
+        "universal-3-5-pro",
+        "universal-3-6-pro",
+    ] = Field(
+        default="universal-streaming-multilingual",
+        description="AssemblyAI streaming model (language identified per turn)",
+    )
+    azure_stt_languages: str | None = Field(
+        default=None,
+        description="Azure recognition locales, comma-separated (es-MX,pt-BR,...): at most 10,"
+        " one per language; they replace the default locales of their languages",
+    )
+
+    @field_validator("azure_stt_languages")
+    @classmethod
+    def _azure_locales_are_valid(cls, value: str | None) -> str | None:
+        if value:
+            from interpreter.providers.cloud_stt import parse_azure_locales
+
+            try:
+                parse_azure_locales(value)
+            except ConfigError as e:
+                raise ValueError(e.message.partition(": ")[2] or e.message) from e
+        return value
+
+    openai_stt_model: str = Field(
+        default="gpt-4o-mini-transcribe", description="OpenAI transcription model"
+    )
+    openai_tts_model: str = Field(default="gpt-4o-mini-tts", description="OpenAI speech model")
+    openai_tts_voices: str | None = Field(
+        default=None, description="OpenAI voices speakers get, comma-separated (default: all)"
+    )
+    azure_tts_voices: str | None = Field(
+        default=None,
+        description="Azure voice names, comma-separated (es-MX-DaliaNeural,...): they replace the"
+        " default voices of their languages",
     )
     # when the embedded STT ends a unit; unset means the policy's default (CommitTimings)
     stt_interim_interval: float | None = Field(
@@ -280,6 +325,36 @@ class Settings(BaseSettings):
         return Pacing(**{k: v for k, v in given.items() if v is not None})
 
     log_level: LogLevel = "INFO"
+
+    # --- production mode: logs, probes, room access, rate limits (README "Production") ---
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="text lines, or one JSON object per line"
+    )
+    worker_probe_port: int = Field(
+        default=8083, ge=1, le=65535, description="worker /healthz and /readyz"
+    )
+    livekit_api_url: str | None = Field(
+        default=None,
+        description="where the web app reaches LiveKit's server API when browsers use another"
+        " address (LIVEKIT_URL); default LIVEKIT_URL with ws made http",
+    )
+    room_access: Literal["open", "passcode"] = Field(
+        default="open",
+        description="open: a room without a passcode lets anyone join; passcode: only rooms an"
+        " organizer gave a passcode can be joined",
+    )
+    token_rate_limit: float = Field(
+        default=60.0, ge=0, description="POST /api/token per client address a minute (0: off)"
+    )
+    booth_rate_limit: float = Field(
+        default=600.0,
+        ge=0,
+        description="booth, invite and access requests per client address a minute (0: off)",
+    )
+    trust_forwarded: bool = Field(
+        default=False,
+        description="rate-limit by the last X-Forwarded-For address (behind your own proxy)",
+    )
 
     @model_validator(mode="after")
     def _keys_come_in_pairs(self) -> Settings:

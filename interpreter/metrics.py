@@ -14,6 +14,9 @@ __all__ = [
     "FIRST_AUDIO",
     "GLOSSARY_MISSES",
     "GLOSSARY_TERMS",
+    "PROVIDER_FALLBACKS",
+    "PROVIDER_LATENCY",
+    "PROVIDER_SERVED",
     "RETRIES",
     "STAGE_ERRORS",
     "STT_FINAL",
@@ -101,4 +104,23 @@ TAKEOVER_LATENCY = Histogram(
     "room event (or the end of a mute or release grace) -> machine voice silenced or resumed",
     ["event"],
     buckets=_FAST_BUCKETS,
+)
+PROVIDER_SERVED = Counter(
+    "interpreter_provider_served_total",
+    "requests a provider of a stage's chain answered (a unit voiced, a unit translated)",
+    ["stage", "provider", "language"],
+)
+PROVIDER_FALLBACKS = Counter(
+    "interpreter_provider_fallbacks_total",
+    "a provider failed a request and the next one of the chain was tried; reason: refused,"
+    " auth, status, timeout, stall, partial, malformed, connection, resting (not asked during"
+    " its cool-down after a failure), error; STT also closed (the socket closed mid-stream),"
+    " ended (the stream ended before its audio)",
+    ["stage", "provider", "reason"],
+)
+PROVIDER_LATENCY = Histogram(
+    "interpreter_provider_latency_seconds",
+    "request sent to one provider -> its complete answer (successful requests only)",
+    ["stage", "provider"],
+    buckets=_BUCKETS,
 )

@@ -6,6 +6,13 @@ uses the glossary terms found in the unit (given as data in a ``<glossary>`` blo
 message, like the text itself), and reads the source text as data inside a delimited block,
 never as instructions. The answer is cleaned defensively (quotes, preambles, echoed
 delimiters) and an empty answer or an echo of the source is an error, not a translation.
+
+Failures raise :class:`~interpreter.errors.ProviderError` and the router falls back to the next
+route. The engine answers within its own ``timeout`` (shorter than the pipeline's, so the
+fallback still has time); a partial answer (a stream that breaks or stalls after some text) is
+discarded whole, never returned. Given a :class:`~interpreter.providers.failover.ProviderHealth`,
+an engine that failed rests for a cool-down (minutes after rejected credentials) and fails at
+once meanwhile, so a dead or unauthorised endpoint is not asked again for every unit.
 """
 
 from __future__ import annotations
@@ -13,12 +20,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Iterable, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from livekit.agents import APIConnectOptions, APIError, llm
 
+from interpreter import metrics
 from interpreter.errors import ProviderError
+from interpreter.providers.failover import ProviderHealth, RestingError, failure_reason
 from interpreter.translation.engine import (
     TranslationEngine,
     TranslationRequest,
@@ -127,6 +137,8 @@ class LLMTranslationEngine(TranslationEngine):
         name: engine name for logs and the quality table (default ``llm:<model>``).
         conn_options: connection options for ``chat()`` (default: no retries, the router
             falls back instead).
+        health: cool-downs after failures (default: none, every unit is tried).
+        monotonic: the clock of the cool-downs.
     """
 
     def __init__(
@@ -137,9 +149,13 @@ class LLMTranslationEngine(TranslationEngine):
         timeout: float = 10.0,
         name: str | None = None,
         conn_options: APIConnectOptions = _NO_RETRY,
+        health: ProviderHealth | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._llm = llm
         self._timeout = timeout
+        self._health = health
+        self._monotonic = monotonic
         super().__init__(
             name=name or f"llm:{llm.model}",
             pairs=pairs_among(all_languages() if languages is None else languages),
@@ -158,6 +174,33 @@ class LLMTranslationEngine(TranslationEngine):
             context=request.context,
             glossary=request.glossary,
         )
+        health = self._health
+        if health is not None and not health.available(self._name, self._monotonic()):
+            raise ProviderError(
+                f"{self._name} is resting after a failure ({health.reason(self._name)})",
+                retryable=True,
+            ) from RestingError()
+        started = time.perf_counter()
+        try:
+            answer = await self._answer(chat_ctx)
+        except ProviderError as e:
+            reason = failure_reason(e)
+            if health is not None:
+                rest = health.failed(self._name, reason, self._monotonic())
+                logger.warning(
+                    "llm translation failed; resting",
+                    extra={"engine": self._name, "reason": reason, "rest": rest},
+                )
+            raise
+        if health is not None and health.succeeded(self._name):
+            logger.info("llm translation recovered", extra={"engine": self._name})
+        metrics.PROVIDER_LATENCY.labels("translation", self._name).observe(
+            time.perf_counter() - started
+        )
+        return check_translation(self._name, text, _clean(answer, text))
+
+    async def _answer(self, chat_ctx: llm.ChatContext) -> str:
+        """The model's whole answer within the engine's timeout, or :class:`ProviderError`."""
         try:
             async with asyncio.timeout(self._timeout):
                 answer = await self._complete(chat_ctx)
@@ -169,15 +212,15 @@ class LLMTranslationEngine(TranslationEngine):
             raise ProviderError(
                 f"{self._name} did not translate within {self._timeout} s", retryable=True
             ) from e
+        except ProviderError:
+            raise
         except APIError as e:
             raise ProviderError(
                 f"{self._name} failed: {type(e).__name__}", retryable=e.retryable
             ) from e
-        except ProviderError:
-            raise
         except Exception as e:
             raise ProviderError(f"{self._name} failed: {type(e).__name__}") from e
-        return check_translation(self._name, text, _clean(answer, text))
+        return answer
 
     async def _complete(self, chat_ctx: llm.ChatContext) -> str:
         pieces: list[str] = []

@@ -29,7 +29,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from interpreter import metrics
 from interpreter.errors import ProviderError, UnsupportedLanguageError
+from interpreter.providers.failover import failure_reason
 from interpreter.translation.engine import (
     Pair,
     Translation,
@@ -302,14 +304,25 @@ class TranslationRouter(TranslationEngine):
             try:
                 async with asyncio.timeout(budget):
                     out = await self.run_route(route, request)
+                metrics.PROVIDER_SERVED.labels("translation", route.name, tgt).inc()
                 return Translation(text=out, engine=route.name)
-            except TimeoutError:
+            except TimeoutError as e:
                 last = ProviderError(f"route {route.name} timed out", retryable=True)
+                last.__cause__ = e
             except ProviderError as e:
                 last = e
-            logger.warning(
+            reason = failure_reason(last)
+            metrics.PROVIDER_FALLBACKS.labels("translation", route.name, reason).inc()
+            # a resting engine was not asked; its failure was logged when it happened
+            logger.log(
+                logging.DEBUG if reason == "resting" else logging.WARNING,
                 "translation route failed, trying the next one",
-                extra={"route": route.name, "pair": _key(route.pair), "error": last.message},
+                extra={
+                    "route": route.name,
+                    "pair": _key(route.pair),
+                    "reason": reason,
+                    "error": last.message,
+                },
             )
         if last is None:
             raise ProviderError(f"no route translated within {within} s", retryable=True)
