@@ -3,36 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 from collections.abc import Sequence
 
 from interpreter.config import Settings, load_settings
 from interpreter.errors import InterpreterError
+from interpreter.logs import configure_logging
+from interpreter.production import refuse_public_dev_keys
 
 __all__ = ["main"]
-
-_STANDARD_RECORD_KEYS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
-
-
-class _ContextFormatter(logging.Formatter):
-    """``time level logger: message key=value ...``, the ``extra=`` context made visible."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        line = super().format(record)
-        context = {k: v for k, v in vars(record).items() if k not in _STANDARD_RECORD_KEYS}
-        if context:
-            line += " " + " ".join(f"{k}={v}" for k, v in sorted(context.items()))
-        return line
-
-
-def configure_logging(level: str) -> None:
-    handler = logging.StreamHandler()
-    handler.setFormatter(_ContextFormatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
@@ -58,6 +38,12 @@ def _add_worker_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--metrics-port", type=int, help="Prometheus metrics (INTERPRETER_METRICS_PORT, 8082)"
     )
+    p.add_argument(
+        "--probe-port",
+        dest="worker_probe_port",
+        type=int,
+        help="worker /healthz and /readyz (INTERPRETER_WORKER_PROBE_PORT, 8083)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -80,6 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_server_ports(up)
     up.add_argument("--worker-port", type=int, help="worker health port (8081)")
     up.add_argument("--metrics-port", type=int, help="worker Prometheus metrics port (8082)")
+    up.add_argument(
+        "--probe-port",
+        dest="worker_probe_port",
+        type=int,
+        help="worker /healthz and /readyz port (8083)",
+    )
     up.add_argument("--web-port", type=int, help="web app port (8080)")
 
     server = sub.add_parser(
@@ -143,14 +135,27 @@ def build_parser() -> argparse.ArgumentParser:
     from interpreter.glossary_cli import add_glossary_parser
 
     add_glossary_parser(sub)
+
+    from interpreter.access_cli import add_access_parser
+
+    add_access_parser(sub)
     return parser
 
 
 def _settings_from(args: argparse.Namespace) -> Settings:
     transcript_args = ("transcript_command", "room", "lang", "fmt", "meeting", "output", "json")
     glossary_args = ("glossary_command", "glossary_format", "file")
+    access_args = ("access_command", "passcode_stdin", "access_web_url")
     invite_args = ("name", "languages", "web_url")
-    skip = ("command", "install_only", "older_than", *transcript_args, *glossary_args, *invite_args)
+    skip = (
+        "command",
+        "install_only",
+        "older_than",
+        *transcript_args,
+        *glossary_args,
+        *invite_args,
+        *access_args,
+    )
     overrides = {k: v for k, v in vars(args).items() if k not in skip}
     return load_settings(**overrides)
 
@@ -165,7 +170,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_glossary(args)
     try:
         settings = _settings_from(args)
-        configure_logging(settings.log_level)
+        configure_logging(settings.log_level, settings.log_format)
+        if args.command in ("up", "server", "web", "worker"):
+            refuse_public_dev_keys(settings)
         if args.command == "up":
             from interpreter.supervisor import run_up
 
@@ -187,6 +194,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return run_glossary(
                 args, db_url=database_url(db_url=settings.db_url, data_dir=settings.data_dir)
+            )
+        if args.command == "access":
+            from captions.store import database_url
+            from interpreter.access_cli import run_access
+
+            return run_access(
+                args,
+                db_url=database_url(db_url=settings.db_url, data_dir=settings.data_dir),
+                rule=settings.room_access,
+                api_key=settings.api_key,
+                api_secret=settings.api_secret,
             )
         if args.command == "web":
             return _run_web(settings)
@@ -213,11 +231,15 @@ def _run_web(settings: Settings) -> int:
         host=settings.host,
         port=settings.web_port,
         ws_url=settings.ws_url,
-        http_url=settings.http_url,
+        http_url=settings.livekit_api_url or settings.http_url,
         api_key=settings.api_key,
         api_secret=settings.api_secret,
         store_url=database_url(db_url=settings.db_url, data_dir=settings.data_dir),
         dev_keys=settings.dev_keys,
+        room_access=settings.room_access,
+        token_rate_limit=settings.token_rate_limit,
+        booth_rate_limit=settings.booth_rate_limit,
+        trust_forwarded=settings.trust_forwarded,
     )
     try:
         return run_web(config)

@@ -139,6 +139,7 @@ class LiveKitServer:
         api_secret: str,
         dev_keys: bool,
         log_file: Path | None = None,
+        json_logs: bool = False,
     ) -> None:
         self.binary = binary
         self.host = host
@@ -147,6 +148,7 @@ class LiveKitServer:
         self._api_secret = api_secret
         self._dev_keys = dev_keys
         self.log_file = log_file
+        self._json_logs = json_logs
         self._proc: subprocess.Popen[bytes] | None = None
         self._log_handle: int | None = None
 
@@ -162,6 +164,7 @@ class LiveKitServer:
             api_secret=settings.api_secret,
             dev_keys=settings.dev_keys,
             log_file=log_file,
+            json_logs=settings.log_format == "json",
         )
 
     @property
@@ -197,6 +200,8 @@ class LiveKitServer:
             "logging:",
             "  level: info",
         ]
+        if self._json_logs:
+            lines.append("  json: true")
         return "\n".join(lines) + "\n"
 
     def _check_ports(self) -> None:

@@ -32,7 +32,13 @@ logger = logging.getLogger("interpreter.up")
 
 
 def run_up(settings: Settings) -> int:
-    """Start everything, print where it is, and run until SIGINT/SIGTERM or a child dies."""
+    """Start everything, print where it is, and run until SIGINT/SIGTERM or a child dies.
+
+    Raises :class:`~interpreter.errors.ConfigError` for the public development keys beyond
+    loopback."""
+    from interpreter.production import refuse_public_dev_keys
+
+    refuse_public_dev_keys(settings)
     ensure_server_binary(settings)
     log_dir = settings.data_dir / "logs"
     server = LiveKitServer.from_settings(settings, log_file=log_dir / "livekit-server.log")
@@ -88,6 +94,8 @@ def run_up(settings: Settings) -> int:
             f"{settings.api_secret if settings.dev_keys else '(from LIVEKIT_API_SECRET)'}"
             f"{'   (development keys)' if settings.dev_keys else ''}\n"
             f"  translator worker health  {worker_health}  (jobs: {worker_health}worker)\n"
+            f"  worker probes    http://{settings.host}:{settings.worker_probe_port}/readyz"
+            " (and /healthz)\n"
             f"  worker metrics   http://{settings.host}:{settings.metrics_port}/metrics\n"
             f"  logs             {log_dir}\n"
             "  invite a human interpreter (prints their console link):\n"
@@ -139,7 +147,9 @@ def _spawn(command: str, settings: Settings, log_file: Path) -> subprocess.Popen
         "worker_port",
         "metrics_port",
         "web_port",
+        "worker_probe_port",
         "log_level",
+        "log_format",
         "cache_dir",
         "data_dir",
     )

@@ -5,6 +5,8 @@ LiveKit dispatches a *publisher* job for every participant who publishes a track
 in its own process, started by livekit-agents from a forkserver, so the entrypoint, the request
 handler and the prewarm hook are module-level functions. Once registered, the worker also
 sweeps the server's rooms for speakers left without an agent (:mod:`interpreter.recovery`).
+Its probes (``/healthz``, ``/readyz``) are served on a port of their own
+(:mod:`interpreter.health`).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import warnings
 from typing import Any
@@ -22,7 +25,8 @@ from livekit.agents.worker import ServerType
 from livekit.protocol import models
 
 from interpreter.agent import agent_join_arguments, speaker_agent_session
-from interpreter.config import Settings
+from interpreter.config import Settings, load_settings
+from interpreter.health import WorkerReadiness, mark_models_loaded, run_dir, serve_probes
 from interpreter.processes import REGISTERED_MARKER
 from interpreter.recovery import ORPHAN_SWEEP, OrphanStrikes, find_orphans, relaunch
 from interpreter.stack import EmbeddedStack
@@ -38,6 +42,10 @@ def prewarm(proc: JobProcess) -> None:
     stack = EmbeddedStack()
     stack.prewarm()
     proc.userdata["stack"] = stack
+    try:
+        mark_models_loaded(load_settings())
+    except OSError as e:  # readiness then waits; interpreting does not depend on it
+        logger.warning("could not record loaded models", extra={"error": e.strerror})
 
 
 async def on_request(req: JobRequest) -> None:
@@ -90,10 +98,16 @@ async def _serve(settings: Settings) -> None:
         loop.add_signal_handler(sig, stop.set)
 
     recovering: set[asyncio.Task[Any]] = set()
+    readiness = WorkerReadiness(
+        models_dir=run_dir(settings) if settings.worker_idle_processes > 0 else None
+    )
+    readiness.reset()
+    probes = await serve_probes(readiness, host=settings.host, port=settings.worker_probe_port)
 
     @server.on("worker_registered")
     def _registered(worker_id: str, server_info: object) -> None:
         logger.info("worker registered", extra={"worker_id": worker_id, "url": settings.ws_url})
+        readiness.registered(worker_id)
         spawn(_recover_orphans(server, settings), task="orphan-sweep", owner=recovering)
 
     run = asyncio.create_task(server.run(devmode=False), name="agent-server")
@@ -102,9 +116,14 @@ async def _serve(settings: Settings) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.remove_signal_handler(sig)
     stopper.cancel()
-    await utils.aio.cancel_and_wait(*recovering)
-    logger.info("worker stopping")
-    await server.aclose()
+    readiness.stopping = True
+    try:
+        await utils.aio.cancel_and_wait(*recovering)
+        logger.info("worker stopping")
+        await server.aclose()
+    finally:
+        if probes is not None:
+            await probes.cleanup()
     if run.done():
         run.result()  # surfaces a failure of the worker itself
     else:
@@ -133,8 +152,17 @@ async def _recover_orphans(server: AgentServer, settings: Settings) -> None:
 
 
 def run_worker(settings: Settings) -> None:
-    """Run the worker until SIGINT/SIGTERM; jobs in flight are closed on the way out."""
+    """Run the worker until SIGINT/SIGTERM; jobs in flight are closed on the way out.
+
+    Raises :class:`~interpreter.errors.ConfigError` for the public development keys beyond
+    loopback."""
+    from interpreter.production import refuse_public_dev_keys
+
+    refuse_public_dev_keys(settings)
     announce_dev_keys(settings)
+    # job processes read their settings from the environment: give them what flags changed
+    os.environ["INTERPRETER_DATA_DIR"] = str(settings.data_dir)
+    os.environ["INTERPRETER_WORKER_PORT"] = str(settings.worker_port)
     asyncio.run(_serve(settings))
 
 

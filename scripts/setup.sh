@@ -2,7 +2,8 @@
 # Installs everything the project needs, idempotently, caching slow pieces outside the repo:
 #   system packages (apt, when root; otherwise prints the command), the Python virtualenv
 #   (cached by a hash of pyproject.toml, linked as .venv), and the pinned livekit-server binary.
-# Usage: scripts/setup.sh [run|test]   ("test" adds what only the test suite needs)
+# Usage: scripts/setup.sh [run|test|image]   ("test" adds what only the test suite needs;
+#   "image" is what deploy/Dockerfile runs: no livekit-server build, which has its own image)
 set -euo pipefail
 
 profile="${1:-run}"
@@ -80,6 +81,9 @@ ln -sfn "$venv" "$root/.venv"
 "$root/scripts/fetch_web_assets.sh" >/dev/null
 
 # --- LiveKit server ---------------------------------------------------------------------------
+if [ "$profile" = "image" ]; then
+  exit 0
+fi
 say "checking the LiveKit server binary"
 cd "$root"
 PYTHONPATH="$root" "$root/.venv/bin/python" -m interpreter server --install-only

@@ -17,9 +17,18 @@ Endpoints (all JSON; every refusal is a 4xx with ``{"error": <code>, "message": 
 - ``POST /api/rooms/{room}/interpreters`` (organizer) and ``GET|POST /api/rooms/{room}/booth``
   (interpreters): invites and the interpreters' booth, in :mod:`web.booth`, mounted with a
   booth store.
+- ``GET|PUT|DELETE /api/rooms/{room}/access`` (organizer): a room's passcode, in
+  :mod:`web.access`; ``POST /api/token`` then needs ``passcode`` for that room (401
+  ``passcode_required``, 403 ``wrong_passcode``; 403 ``room_closed`` for a room without one when
+  the deployment's rule is ``passcode``).
+- ``GET /healthz`` (the process answers) and ``GET /readyz`` (its database answers too), for a
+  load balancer or Kubernetes; 503 with the failed check otherwise.
 - ``GET /`` and ``/static/...``: the page and its ES modules (livekit-client's ESM build is
   served from ``web/static/vendor/``, copied there by ``scripts/fetch_web_assets.sh``; no CDN,
   no bundler).
+
+``POST /api/token`` and the booth, invite and access endpoints are rate-limited per client
+address (:mod:`web.ratelimit`): 429 with ``Retry-After`` and the JSON error ``rate_limited``.
 
 Why the language switch goes through the server: LiveKit's ``canUpdateOwnMetadata`` grant lets a
 client set *any* of its own attributes, so a participant holding it could claim
@@ -31,7 +40,9 @@ caller's token.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 import unicodedata
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -55,12 +66,14 @@ from captions.protocol import (
 )
 from languages import Language, all_languages, english_name, native_name, normalize_language
 from languages.errors import UnknownLanguageError
-from web.config import WebConfig
+from web.config import WebConfig, is_loopback_host
 from web.errors import (
     LiveKitUnavailableError,
     ParticipantNotInRoomError,
     WebConfigError,
+    WebError,
 )
+from web.ratelimit import RateLimit, RateLimiter, rate_limit_middleware
 from web.tokens import (
     MAX_NAME_LENGTH,
     TokenChecker,
@@ -73,6 +86,7 @@ from web.tokens import (
 if TYPE_CHECKING:
     from captions.store import TranscriptStore
     from glossary.store import GlossaryStore
+    from web.access_store import AccessStore
     from web.booth import RoomDirectory, RoomMember
     from web.booth_store import BoothStore
 
@@ -97,6 +111,10 @@ VENDOR_SCRIPT = STATIC_DIR / "vendor" / "livekit-client.esm.js"
 """The LiveKit browser SDK (ES module), generated at set-up by ``scripts/fetch_web_assets.sh``."""
 
 _MAX_BODY = 4096
+_READY_TIMEOUT = 5.0
+
+ReadyCheck = Callable[[], Awaitable[object]]
+"""An async call that returns when a dependency answers and raises when it does not."""
 
 _PARTICIPANTS_KEY: web.AppKey[Participants] = web.AppKey("participants")
 _TOKEN_CHECKER_KEY: web.AppKey[TokenChecker] = web.AppKey("token_checker")
@@ -205,6 +223,7 @@ class _TokenRequest(BaseModel):
     name: str
     language: str
     role: str = ROLE_PARTICIPANT
+    passcode: str | None = None
 
     @field_validator("room")
     @classmethod
@@ -291,6 +310,16 @@ async def _refusals(
         raise
 
 
+def _rate_group(request: web.Request) -> str | None:
+    """Which rate limit counts ``request``: ``token``, ``booth`` (booth, invites, access)."""
+    path = request.path
+    if path == "/api/token":
+        return "token"
+    if path.startswith("/api/rooms/") and path.endswith(("/booth", "/interpreters", "/access")):
+        return "booth"
+    return None
+
+
 @web.middleware
 async def _security_headers(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -318,7 +347,10 @@ def build_app(
     glossary_store: GlossaryStore | None = None,
     booth_store: BoothStore | None = None,
     room_directory: RoomDirectory | None = None,
+    access_store: AccessStore | None = None,
+    ready_checks: Mapping[str, ReadyCheck] | None = None,
     static_dir: Path = STATIC_DIR,
+    rate_clock: Callable[[], float] | None = None,
 ) -> web.Application:
     """The web application for ``config`` (LiveKit URLs and keys).
 
@@ -327,11 +359,26 @@ def build_app(
     :mod:`web.transcripts` are mounted too, with ``glossary_store`` the room glossary
     endpoints of :mod:`web.glossaries`, and with ``booth_store`` the interpreter invite and
     booth endpoints of :mod:`web.booth`, which see the room through ``room_directory``
-    (default: LiveKit's RoomService). The caller opens and closes the stores. With
-    ``config.dev_keys`` the app logs once, when it starts, that the public development keys
-    are in use.
+    (default: LiveKit's RoomService), and with ``access_store`` the rooms' passcodes
+    (:mod:`web.access`), which the token endpoint then asks. The caller opens and closes the
+    stores. ``/readyz`` runs ``ready_checks`` (name -> async call that raises when its
+    dependency does not answer). Rate limits come from ``config`` (``rate_clock``: the
+    limiters' clock, for tests). With ``config.dev_keys`` the app logs once, when it starts,
+    that the public development keys are in use.
     """
-    app = web.Application(middlewares=[_refusals, _security_headers], client_max_size=_MAX_BODY)
+    if config.room_access == "passcode" and access_store is None:
+        raise ValueError("room_access 'passcode' needs an access store (a database)")
+    limiters = {
+        name: RateLimiter(RateLimit(per_minute), clock=rate_clock or time.monotonic)
+        for name, per_minute in (
+            ("token", config.token_rate_limit),
+            ("booth", config.booth_rate_limit),
+        )
+    }
+    limit = rate_limit_middleware(limiters, _rate_group, trust_forwarded=config.trust_forwarded)
+    app = web.Application(
+        middlewares=[_refusals, _security_headers, limit], client_max_size=_MAX_BODY
+    )
     # the default for whatever the caller does not bring; it opens no connection until used
     livekit_participants = LiveKitParticipants(
         http_url=config.http_url, api_key=config.api_key, api_secret=config.api_secret
@@ -357,6 +404,23 @@ def build_app(
 
         app.on_startup.append(warn_dev_keys)
 
+    async def _admit(room: str, passcode: str | None) -> None:
+        """Refuse a join the room's access rule does not allow."""
+        if access_store is None:
+            return
+        try:
+            admission = await access_store.admit(room, passcode)
+        except WebError as e:
+            logger.error("access store unavailable", extra={"error": e.message})
+            raise _Refusal(503, "store_unavailable", "the room access store is unavailable") from e
+        if admission == "open" and config.room_access == "passcode":
+            raise _Refusal(403, "room_closed", "this room has no passcode yet: ask its organizer")
+        if admission == "passcode_required":
+            raise _Refusal(401, "passcode_required", "this room needs a passcode")
+        if admission == "wrong_passcode":
+            logger.info("wrong passcode", extra={"room": room})
+            raise _Refusal(403, "wrong_passcode", "the passcode is not right")
+
     async def token(request: web.Request) -> web.Response:
         body = await _json_body(request)
         role = body.get("role", ROLE_PARTICIPANT)
@@ -373,6 +437,7 @@ def build_app(
             field, message = _first_problem(e)
             raise _Refusal(400, f"invalid_{field or 'request'}", message) from e
         language = _language(req.language)
+        await _admit(req.room, req.passcode)
         identity = new_identity(req.name)
         speaks = req.role == ROLE_PARTICIPANT
         jwt = mint_token(
@@ -429,6 +494,27 @@ def build_app(
         logger.info("language switched", extra={"room": room, "language": language})
         return web.json_response({"language": language})
 
+    checks = dict(ready_checks or {})
+
+    async def healthz(_: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"}, headers={"Cache-Control": "no-store"})
+
+    async def readyz(_: web.Request) -> web.Response:
+        results: dict[str, str] = {}
+        for name, check in checks.items():
+            try:
+                await asyncio.wait_for(check(), _READY_TIMEOUT)
+                results[name] = "ok"
+            except Exception as e:  # any failure of a dependency means "not ready"
+                logger.warning("not ready", extra={"check": name, "error": type(e).__name__})
+                results[name] = "unavailable"
+        ready = all(result == "ok" for result in results.values())
+        return web.json_response(
+            {"status": "ready" if ready else "not_ready", "checks": results},
+            status=200 if ready else 503,
+            headers={"Cache-Control": "no-store"},
+        )
+
     async def list_languages(_: web.Request) -> web.Response:
         return web.json_response({"languages": languages})
 
@@ -472,6 +558,8 @@ def build_app(
     app.router.add_get("/api/languages", list_languages)
     app.router.add_get("/api/protocol", get_protocol)
     app.router.add_get("/api/config", config_view)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
     app.router.add_get("/", page("index.html"))
     app.router.add_get("/console", page("console.html"))
     app.router.add_static("/static/", static_dir, follow_symlinks=False)
@@ -500,6 +588,16 @@ def build_app(
             api_secret=config.api_secret,
             ws_url=config.ws_url,
         )
+    if access_store is not None:
+        from web.access import add_access_routes
+
+        add_access_routes(
+            app,
+            store=access_store,
+            rule=config.room_access,
+            api_key=config.api_key,
+            api_secret=config.api_secret,
+        )
     return app
 
 
@@ -510,18 +608,28 @@ async def _serving_app(config: WebConfig) -> web.Application:
         return build_app(config)
     from captions.store import TranscriptStore
     from glossary.store import GlossaryStore
+    from web.access_store import AccessStore
     from web.booth_store import BoothStore
 
     store = await TranscriptStore.open(config.store_url)
     glossaries = GlossaryStore(store.engine)
     booth = BoothStore(store.engine)
+    access = AccessStore(store.engine)
     try:
         await glossaries.create_schema()
         await booth.create_schema()
+        await access.create_schema()
     except BaseException:
         await store.aclose()
         raise
-    app = build_app(config, transcript_store=store, glossary_store=glossaries, booth_store=booth)
+    app = build_app(
+        config,
+        transcript_store=store,
+        glossary_store=glossaries,
+        booth_store=booth,
+        access_store=access,
+        ready_checks={"database": access.ping},
+    )
 
     async def close_store(_: web.Application) -> None:
         await store.aclose()
@@ -534,8 +642,14 @@ def run_web(config: WebConfig) -> int:
     """Serve the web app on ``config.host:config.port`` until SIGINT or SIGTERM.
 
     Prints the page's URL once it is listening. Raises :class:`WebConfigError` if the
-    livekit-client build has not been fetched yet.
+    livekit-client build has not been fetched yet, or if the public development keys would be
+    served beyond loopback.
     """
+    if config.dev_keys and not is_loopback_host(config.host):
+        raise WebConfigError(
+            f"refusing to serve the public development keys on {config.host}: set"
+            " LIVEKIT_API_KEY and LIVEKIT_API_SECRET, or bind to 127.0.0.1"
+        )
     if not VENDOR_SCRIPT.is_file():
         raise WebConfigError(
             f"{VENDOR_SCRIPT} is missing: run scripts/fetch_web_assets.sh (make setup does)"

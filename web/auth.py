@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime
 import functools
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 from livekit.api.access_token import Claims
@@ -19,7 +20,15 @@ from livekit.api.access_token import Claims
 from captions.protocol import ROOM_NAME_RULE, is_valid_room_name
 from web.tokens import TokenChecker
 
-__all__ = ["TOKEN_LEEWAY", "Refused", "authorize", "check_room_tokens", "refusing", "room_name"]
+__all__ = [
+    "TOKEN_LEEWAY",
+    "Refused",
+    "authorize",
+    "check_room_tokens",
+    "json_object",
+    "refusing",
+    "room_name",
+]
 
 TOKEN_LEEWAY = datetime.timedelta(seconds=10)
 """Clock skew allowed when checking a token's expiry."""
@@ -96,3 +105,20 @@ def authorize(request: web.Request, room: str, *, admin: bool = False) -> Claims
     if not admin and not (video.room_join or video.room_admin):
         raise Refused(403, "forbidden", "the token does not grant access to this room")
     return claims
+
+
+async def json_object(request: web.Request, *, max_body: int) -> dict[str, Any]:
+    """The request's JSON object body: 413 over ``max_body`` bytes, 400 for anything but a
+    JSON object."""
+    too_large = Refused(413, "too_large", f"request bodies are at most {max_body} bytes")
+    if request.content_length is not None and request.content_length > max_body:
+        raise too_large
+    try:
+        body = await request.json()
+    except web.HTTPRequestEntityTooLarge as e:
+        raise too_large from e
+    except ValueError as e:
+        raise Refused(400, "invalid_json", "the request body must be a JSON object") from e
+    if not isinstance(body, dict):
+        raise Refused(400, "invalid_json", "the request body must be a JSON object")
+    return body

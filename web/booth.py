@@ -52,7 +52,7 @@ from captions.protocol import (
 )
 from languages import Language, normalize_language
 from languages.errors import UnknownLanguageError
-from web.auth import Refused, authorize, check_room_tokens, refusing, room_name
+from web.auth import Refused, authorize, check_room_tokens, json_object, refusing, room_name
 from web.booth_store import BoothChange, BoothConflict, BoothState, BoothStore, BoothStoreError
 from web.errors import LiveKitUnavailableError, WebError
 from web.tokens import check_display_name, mint_token, new_identity
@@ -328,21 +328,6 @@ def _json(body: dict[str, Any]) -> web.Response:
     return web.json_response(body, headers={"Cache-Control": "no-store"})
 
 
-async def _json_object(request: web.Request) -> dict[str, Any]:
-    too_large = Refused(413, "too_large", f"request bodies are at most {_MAX_BODY} bytes")
-    if request.content_length is not None and request.content_length > _MAX_BODY:
-        raise too_large
-    try:
-        body = await request.json()
-    except web.HTTPRequestEntityTooLarge as e:
-        raise too_large from e
-    except ValueError as e:
-        raise Refused(400, "invalid_json", "the request body must be a JSON object") from e
-    if not isinstance(body, dict):
-        raise Refused(400, "invalid_json", "the request body must be a JSON object")
-    return body
-
-
 async def _stored(operation: Awaitable[T]) -> T:
     """The store's answer: its failure a 503, a refused action its 404 or 409."""
     try:
@@ -358,7 +343,7 @@ async def _stored(operation: Awaitable[T]) -> T:
 async def _invite(request: web.Request) -> web.Response:
     room = room_name(request)
     authorize(request, room, admin=True)
-    body = await _json_object(request)
+    body = await json_object(request, max_body=_MAX_BODY)
     booth = request.app[_BOOTH_KEY]
     try:
         invite = invite_interpreter(
@@ -519,7 +504,7 @@ async def _post_booth(request: web.Request) -> web.Response:
     claims = authorize(request, room)
     pair = _interpreter(claims)
     identity = claims.identity
-    ask = _ask(await _json_object(request), pair)
+    ask = _ask(await json_object(request, max_body=_MAX_BODY), pair)
     booth = request.app[_BOOTH_KEY]
     members = await _room_members(booth, room)
     if members is None:

@@ -90,8 +90,15 @@ class LiveKitFixture:
 
 
 def worker_env(
-    server: LiveKitFixture, *, worker_port: int, metrics_port: int, data_dir: Path
+    server: LiveKitFixture,
+    *,
+    worker_port: int,
+    metrics_port: int,
+    data_dir: Path,
+    probe_port: int | None = None,
 ) -> dict[str, str]:
+    """The environment of a test worker on these ports (``probe_port``: a free one if not
+    given, so workers of parallel test runs never compete for the default)."""
     env = dict(os.environ)
     env.update(
         {
@@ -99,6 +106,7 @@ def worker_env(
             "LIVEKIT_URL": server.url,
             "INTERPRETER_WORKER_PORT": str(worker_port),
             "INTERPRETER_METRICS_PORT": str(metrics_port),
+            "INTERPRETER_WORKER_PROBE_PORT": str(probe_port or free_port()),
             "INTERPRETER_DATA_DIR": str(data_dir),
             "INTERPRETER_LOG_LEVEL": "INFO",
         }
@@ -114,6 +122,7 @@ class WorkerProcess:
     def __init__(self, server: LiveKitFixture, log_file: Path) -> None:
         self.port = free_port()
         self.metrics_port = free_port()
+        self.probe_port = free_port()
         self.log_file = log_file
         self._log = open(log_file, "wb")
         self.proc = subprocess.Popen(
@@ -124,6 +133,7 @@ class WorkerProcess:
                 worker_port=self.port,
                 metrics_port=self.metrics_port,
                 data_dir=self.data_dir,
+                probe_port=self.probe_port,
             ),
             stdin=subprocess.DEVNULL,
             stdout=self._log,

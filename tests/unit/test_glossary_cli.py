@@ -20,7 +20,7 @@ BAD_CSV = b"en,es\nbudget,presupuesto\nbudget,cuenta\nfoo,\n"
 @pytest.fixture(autouse=True)
 def _quiet(monkeypatch: pytest.MonkeyPatch) -> None:
     # main() configures the process's logging; tests keep pytest's own
-    monkeypatch.setattr(cli, "configure_logging", lambda level: None)
+    monkeypatch.setattr(cli, "configure_logging", lambda *_, **__: None)
 
 
 @pytest.fixture

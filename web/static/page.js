@@ -148,6 +148,7 @@ async function onJoin(event) {
   const roomName = $('room').value.trim();
   const language = $('language').value;
   const role = document.querySelector('input[name="role"]:checked').value;
+  const passcode = $('passcode-field').hidden ? '' : $('passcode').value;
   if (!name) return showJoinError('Please enter your name.');
   if (!roomName) return showJoinError('Please enter the room name.');
   audioContext(); // created inside the click, it may play sound (autoplay rules)
@@ -158,12 +159,22 @@ async function onJoin(event) {
     grant = await fetchJson('/api/token', {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ room: roomName, name, language, role }),
+      body: JSON.stringify({
+        room: roomName, name, language, role, ...(passcode ? { passcode } : {}),
+      }),
     });
   } catch (e) {
     resetJoinButton();
     if (e.kind === 'unreachable') {
       return showJoinError('Cannot reach the web server. Check your connection and try again.');
+    }
+    if (e.code === 'passcode_required' || e.code === 'wrong_passcode') {
+      // the room has a passcode (set by its organizer): ask for it, then join again
+      $('passcode-field').hidden = false;
+      $('passcode').focus();
+      return showJoinError(e.code === 'wrong_passcode'
+        ? 'That passcode is not right. Check it with the organizer and try again.'
+        : 'This room needs a passcode. Enter the one the organizer gave you.');
     }
     return showJoinError(`Could not join: ${e.message}`);
   }
