@@ -1,9 +1,9 @@
 """The transcript database's tables (SQLAlchemy Core), shared by SQLite and PostgreSQL.
 
 ``meetings`` is one row per LiveKit room session; ``segments`` what each speaker said, in the
-language they said it; ``translations`` the text of a segment in another language, with the
-engine that produced it; ``translation_terms`` the glossary terms a translation had to
-contain, and whether it did.
+language they said it, with the recogniser that heard it; ``translations`` the text of a
+segment in another language, with the engine that produced it; ``translation_terms`` the
+glossary terms a translation had to contain, and whether it did.
 """
 
 from __future__ import annotations
@@ -42,6 +42,9 @@ segments = sa.Table(
     sa.Column("wall_end", sa.Double, nullable=False),
     sa.Column("text", sa.Text, nullable=False),
     sa.Column("interpreter", sa.Boolean, nullable=False, default=False),
+    # the recogniser that heard it (the STT provider: "embedded", "assemblyai", ...); added
+    # after the first release, so existing databases get it from create_tables
+    sa.Column("engine", sa.String, nullable=False, server_default=""),
     sa.Column("updated_at", sa.Double, nullable=False),
     sa.Index("ix_segments_meeting_start", "meeting_id", "wall_start"),
 )

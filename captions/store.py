@@ -85,11 +85,32 @@ def create_tables(
     for attempt in range(attempts):
         try:
             tables.create_all(engine, checkfirst=True)
+            _add_missing_columns(engine, tables)
             return
         except sa.exc.DBAPIError:
             if attempt == attempts - 1:
                 raise
             time.sleep(0.1 * (attempt + 1))
+
+
+def _add_missing_columns(engine: sa.Engine, tables: sa.MetaData) -> None:
+    """Add the columns a later release gave an existing table (each has a server default, so
+    old rows stay valid): the one migration the stores need, additive only."""
+    inspector = sa.inspect(engine)
+    for table in tables.sorted_tables:
+        present = {c["name"] for c in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in present:
+                continue
+            if column.server_default is None and not column.nullable:
+                raise RuntimeError(f"cannot add {table.name}.{column.name}: it has no default")
+            ddl = sa.schema.CreateColumn(column).compile(dialect=engine.dialect)
+            with engine.begin() as conn:
+                conn.execute(sa.text(f'ALTER TABLE "{table.name}" ADD COLUMN {ddl}'))
+            logger.info(
+                "transcript database column added",
+                extra={"table": table.name, "column": column.name},
+            )
 
 
 T = TypeVar("T")
@@ -139,7 +160,8 @@ class TranscriptLine:
     interpreter: bool
     """The line is a human interpreter's speech, not a participant's own words."""
     engine: str
-    """The translation engine, for machine translations; empty otherwise."""
+    """The engine: the translation engine for a machine translation, the recogniser (STT
+    provider) for a line as spoken; empty when unknown."""
     terms: tuple[AppliedTerm, ...] = ()
     """The glossary terms the translation had to contain (translated lines only)."""
 
@@ -173,7 +195,7 @@ class TranscriptWriter(Protocol):
     """What a translator agent needs of the store (a fake in tests implements it too)."""
 
     async def save_segment(
-        self, meeting: Meeting, caption: Caption, *, interpreter: bool = False
+        self, meeting: Meeting, caption: Caption, *, interpreter: bool = False, engine: str = ""
     ) -> None: ...
 
     async def save_translation(
@@ -354,9 +376,12 @@ class _Database:
         with self._meeting_lock:
             self._meeting_ids[meeting.room_sid] = meeting_id
 
-    def save_segment(self, meeting: Meeting, caption: Caption, interpreter: bool) -> None:
+    def save_segment(
+        self, meeting: Meeting, caption: Caption, interpreter: bool, engine: str
+    ) -> None:
         wall_start, wall_end = _wall_span(caption)
         values = {
+            "engine": engine,
             "speaker_identity": caption.speaker_identity,
             "speaker_name": caption.speaker_name,
             "language": str(caption.language),
@@ -495,7 +520,7 @@ class _Database:
             spoken = sa.select(
                 *columns,
                 s.text,
-                sa.literal("").label("engine"),
+                s.engine,
                 sa.literal(False).label("translated"),
             ).where(s.meeting_id == meeting.id, s.text != "")
             query: sa.Select[Any] | sa.CompoundSelect[Any]
@@ -705,17 +730,19 @@ class TranscriptStore:
             ) from e
 
     async def save_segment(
-        self, meeting: Meeting, caption: Caption, *, interpreter: bool = False
+        self, meeting: Meeting, caption: Caption, *, interpreter: bool = False, engine: str = ""
     ) -> None:
         """Store (or replace) a final source caption: what the speaker said, as they said it.
 
         ``interpreter`` marks a human interpreter's speech; it appears in the transcript of its
-        language but not in the original one.
+        language but not in the original one. ``engine`` names the recogniser that heard it.
         """
         _check_caption(caption)
         if caption.translated:
             raise ValueError("a translated caption goes to save_translation")
-        await self._run(self._db.save_segment, meeting, _storable(caption), interpreter)
+        if len(engine) > MAX_NAME_LENGTH:
+            raise ValueError("engine name too long to store")
+        await self._run(self._db.save_segment, meeting, _storable(caption), interpreter, engine)
 
     async def save_translation(
         self,

@@ -380,6 +380,8 @@ class FakeTranscripts:
         error: Exception | None = None,
     ) -> None:
         self.segments: list[tuple[Caption, bool]] = []
+        self.segment_engines: dict[str, str] = {}
+        """The recogniser named for each stored source segment, by segment id."""
         self.translations: list[tuple[Caption, str]] = []
         self.terms: dict[str, tuple[AppliedTerm, ...]] = {}
         """The glossary terms of each stored translation, by its segment id."""
@@ -394,10 +396,11 @@ class FakeTranscripts:
             raise self.error or ValueError("fake store failure")
 
     async def save_segment(
-        self, meeting: Meeting, caption: Caption, *, interpreter: bool = False
+        self, meeting: Meeting, caption: Caption, *, interpreter: bool = False, engine: str = ""
     ) -> None:
         self._maybe_fail()
         self.segments.append((caption, interpreter))
+        self.segment_engines[caption.segment_id] = engine
         self.log.append(("stored", caption.segment_id))
 
     async def save_translation(

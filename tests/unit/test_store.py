@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from captions import Caption
 from captions.export import render
@@ -181,6 +182,36 @@ async def test_a_restarted_store_keeps_everything_and_appends(db_url: str) -> No
         await second.save_segment(MEETING, source(2, start=2, end=3))
         lines = (await second.transcript("standup", ORIGINAL)).lines
     assert [ln.segment_id for ln in lines] == ["ana-1", "ana-2"]
+
+
+async def test_each_line_names_the_engine_that_heard_or_translated_it(
+    store: TranscriptStore,
+) -> None:
+    first = source(1)
+    await store.save_segment(MEETING, first, engine="assemblyai")
+    await store.save_segment(MEETING, source(2, start=2, end=3))
+    await store.save_translation(
+        MEETING, translation(first, "es", "línea uno"), engine="openai:gpt-4.1-mini"
+    )
+    original = (await store.transcript("standup", ORIGINAL)).lines
+    assert [ln.engine for ln in original] == ["assemblyai", ""]
+    spanish = (await store.transcript("standup", Language("es"))).lines
+    assert [ln.engine for ln in spanish] == ["openai:gpt-4.1-mini"]
+
+
+async def test_a_database_from_before_the_engine_column_gets_it_and_keeps_its_lines(
+    db_url: str,
+) -> None:
+    async with await TranscriptStore.open(db_url) as first:
+        await first.save_segment(MEETING, source(1), engine="whisper")
+        # the table as the first release made it: no engine column
+        with first.engine.begin() as conn:
+            conn.execute(sa.text('ALTER TABLE "segments" DROP COLUMN "engine"'))
+    async with await TranscriptStore.open(db_url) as upgraded:
+        await upgraded.save_segment(MEETING, source(2, start=2, end=3), engine="azure")
+    async with await TranscriptStore.open(db_url) as reopened:  # nothing left to add
+        lines = (await reopened.transcript("standup", ORIGINAL)).lines
+    assert [(ln.segment_id, ln.engine) for ln in lines] == [("ana-1", ""), ("ana-2", "azure")]
 
 
 async def test_without_a_room_creation_time_the_first_speech_starts_the_meeting(
