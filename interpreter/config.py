@@ -63,7 +63,12 @@ class Settings(BaseSettings):
     """Everything the server, worker and web app need, validated once at start-up."""
 
     model_config = SettingsConfigDict(
-        env_prefix="INTERPRETER_", extra="ignore", validate_default=True, frozen=True
+        env_prefix="INTERPRETER_",
+        extra="ignore",
+        validate_default=True,
+        frozen=True,
+        # a variable set to "" is unset (compose files pass optional keys as ${KEY:-})
+        env_ignore_empty=True,
     )
 
     host: str = Field(default="127.0.0.1", description="address every service binds to")

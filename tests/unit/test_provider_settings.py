@@ -77,3 +77,13 @@ def test_keys_never_appear_in_the_settings_repr(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("OPENAI_API_KEY", "oai-secret-value")
     text = repr(load_settings())
     assert "secret-value" not in text
+
+
+def test_an_empty_variable_counts_as_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    # how a compose file passes an optional key: ${OPENAI_API_KEY:-}
+    monkeypatch.setenv("OPENAI_API_KEY", "")
+    monkeypatch.setenv("INTERPRETER_OPENAI_URL", "")
+    monkeypatch.setenv("INTERPRETER_STT", "")
+    settings = load_settings()
+    assert settings.openai_api_key is None and settings.openai_url is None
+    assert settings.provider_chain("stt") == ("embedded",)
