@@ -13,6 +13,8 @@ Measured, per phrase and target language:
 * voice latency: end of the source phrase -> the listener hears the translated voice start
   on the translator's language track (a sound onset after at least 150 ms of silence);
 * lag growth: last minute's caption-latency p50 against the first minute's;
+* the share of source units whose text ends without a sentence or clause boundary
+  (``boundary_share``: units cut mid-clause);
 * worker CPU (all its processes) and peak resident memory.
 
 ``--capacity`` instead makes N speakers talk at once (each into two target languages) for a
@@ -143,6 +145,21 @@ class ProcessSampler:
         self._stop.set()
         self._thread.join()
         return sum(self._cpu.values())
+
+
+BOUNDARY = (".", "!", "?", ";", ":", ",", "。", "！", "？", "…")
+"""A unit whose source text ends with one of these ends at a sentence or clause boundary."""
+
+
+def boundary_share(texts: list[str]) -> dict[str, Any]:
+    """How many of the source units ``texts`` end without a sentence or clause boundary."""
+    open_ended = [t.strip() for t in texts if not t.strip().endswith(BOUNDARY)]
+    return {
+        "units": len(texts),
+        "without_boundary": len(open_ended),
+        "share": round(len(open_ended) / len(texts), 3) if texts else None,
+        "texts_without_boundary": open_ended,
+    }
 
 
 def skipped_units(log: str) -> dict[str, Any]:
@@ -377,6 +394,10 @@ async def meeting(minutes: float, workdir: Path) -> dict[str, Any]:
                     "worker_cpu_share_of_2_cores": round(cpu / wall / 2, 3),
                     "worker_peak_rss_mb": round(sampler.peak_rss / 2**20, 1),
                     **skipped_units(worker.log()),
+                    # every listener receives the source captions: one listener's will do
+                    "boundary_share": boundary_share(
+                        [c.text for c in next(iter(listeners.values())).finals(translated=False)]
+                    ),
                 }
             )
             for listener in listeners.values():

@@ -20,7 +20,8 @@ the clip's length). From there, per sentence:
 Stages of the unit that ends the turn, each from the previous one, so that they add up to the
 two latencies: ``speech_end_seen`` (turn end -> the worker's ``speech_end``: the wall time at
 which the worker received the audio where the recogniser says the last word ends),
-``stt_final`` (-> final transcript: the VAD's end-of-speech wait plus the final decode),
+``stt_final`` (-> final transcript: the wait for the pause to be confirmed and the decode,
+which may have run during the pause),
 ``translation``, ``caption_store_publish`` (transcript store and text-stream send),
 ``caption_transport`` (-> caption at the listener), ``synthesis_first_chunk`` (caption sent ->
 first voice frame captured on the track: voice queue, pacing, TTS first chunk) and
@@ -31,7 +32,10 @@ the value is the sum's increase) is matched to the unit whose ``speech_end`` plu
 falls in the scrape window. The VAD's decision is not observable in the room; it is replayed
 offline with the worker's own Silero settings on the same audio (``vad_offline``).
 
-Also: the share of units whose source text ends without a sentence or clause boundary.
+Also: the share of units whose source text ends without a sentence or clause boundary, and
+per unit what ended it (``commit``: ``pause``, ``final``, ``breath``...), whether its words
+come from a decode at the pause before the pause was confirmed (``speculative``) and that
+decode's seconds (``decode_s``), from the worker's "unit committed" log lines.
 
 Run: ``PYTHONPATH=. .venv/bin/python -m bench.turn_end [--sentences N]`` (N per language,
 default 10). Writes ``bench/results/turn_end.json``.
@@ -41,6 +45,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import json
 import os
 import random
@@ -63,6 +68,9 @@ from bench.meeting import (
     percentile,
     running_stack,
     skipped_units,
+)
+from bench.meeting import (
+    boundary_share as share_without_boundary,
 )
 from bench.terms import render
 from captions.protocol import (
@@ -92,7 +100,6 @@ SPEAKERS = {"es": "ana", "en": "ben"}
 LISTENERS = {"en": "lena", "es": "sofia"}
 TARGET = {"es": "en", "en": "es"}
 VOICES = {"en": "piper", "es": "espeak-ng"}
-BOUNDARY = (".", "!", "?", ";", ":", ",")
 GOALS = {"caption_p50_s": 1.2, "caption_p95_s": 2.0, "voice_p50_s": 1.8}
 STAGES = (
     "speech_end_seen",
@@ -107,8 +114,10 @@ STAGE_HELP = {
     "speech_end_seen": "turn end -> the worker's speech_end (the wall time at which it received the"
     " audio where the recogniser puts the end of the last word): uplink transport plus the"
     " recogniser's word-timestamp error",
-    "stt_final": "-> final transcript of the unit (the VAD's end-of-speech wait and the final"
-    " decode, with any wait for a running interim decode)",
+    "stt_final": "-> final transcript of the unit (the wait for the pause to be confirmed: a"
+    " breath, a sentence end after a shorter silence, or the VAD's end of speech; and the"
+    " decode, which runs from the start of the pause when it is speculative, after any"
+    " running interim decode)",
     "translation": "-> translation done (lane queue and engine)",
     "caption_store_publish": "-> caption final sent (transcript store, text stream and data"
     " message)",
@@ -261,6 +270,25 @@ def translated_units(log: str) -> dict[tuple[str, str], dict[str, float]]:
     return out
 
 
+def committed_units(log: str) -> dict[str, dict[str, Any]]:
+    """The worker's "unit committed" lines, by source segment id: what ended the unit
+    (``commit``), whether a decode at the pause heard it before the pause was confirmed
+    (``speculative``), that decode's seconds, and the unit's STT final latency."""
+    out: dict[str, dict[str, Any]] = {}
+    for line in log.splitlines():
+        if "unit committed" not in line:
+            continue
+        fields = dict(re.findall(r"(\w+)=(\S+)", line))
+        decode = fields.get("decode_seconds", "")
+        out[fields["segment_id"]] = {
+            "commit": fields.get("commit", ""),
+            "speculative": fields.get("speculative") == "True",
+            "decode_s": float(decode) if decode else None,
+            "stt_final_after": float(fields["stt_final_after"]),
+        }
+    return out
+
+
 async def vad_offline(sentences: list[Sentence]) -> list[float | None]:
     """Seconds of audio from each sentence's last word to the worker's VAD (same Silero
     settings) ending the speech, replayed on the same audio with the silence that follows."""
@@ -315,6 +343,7 @@ def measure_sentence(
     units: dict[tuple[str, str], dict[str, float]],
     obs: dict[tuple[str, str], list[tuple[float, float, float]]],
     vad_delay: float | None,
+    committed: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     row: dict[str, Any] = {
         "direction": f"{s.language}-{s.target}",
@@ -359,12 +388,20 @@ def measure_sentence(
     if heard:
         row["voice_latency_s"] = round(heard[0] - s.ended_at, 3)
         row["voice_after_caption_s"] = round(heard[0] - caption.at, 3)
+    how = (committed or {}).get(segment)
+    if how is not None:
+        row["commit"] = how["commit"]
+        row["speculative"] = how["speculative"]
+        row["decode_s"] = how["decode_s"]
     unit = units.get((segment, s.target))
     if unit is None:
         return row
     end = unit["speech_end"]
     source_language = str(caption.attributes.get(CAPTION_SOURCE_LANGUAGE, s.language))
     stt = _observed(obs, "stt_final", source_language, end)
+    if stt is None and how is not None:
+        # the same value as the histogram's observation, logged with the unit
+        stt = how["stt_final_after"]
     first = _observed(obs, "first_audio", s.target, end)
     stages: dict[str, float | None] = dict.fromkeys(STAGES)
     stages["speech_end_seen"] = end - s.ended_at
@@ -414,6 +451,9 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "voice_after_caption_s": _stats(col("voice_after_caption_s")),
             "stages_s": stages,
             "vad_offline_s": _stats(col("vad_offline_s")),
+            "decode_s": _stats(col("decode_s")),
+            "commits": dict(collections.Counter(r.get("commit", "unknown") for r in mine)),
+            "speculative_commits": sum(bool(r.get("speculative")) for r in mine),
             "final_decode_after_vad_estimate_s": _stats(col("final_decode_after_vad_estimate_s")),
             "without_first_sentence": {
                 "why": "the first unit of each direction also pays the translation engine's"
@@ -436,16 +476,8 @@ def boundary_share(listeners: dict[str, ListeningClient]) -> dict[str, Any]:
     """Source units (finals) whose text ends without a sentence or clause boundary."""
     out: dict[str, Any] = {}
     for lang, speaker in SPEAKERS.items():
-        texts = [
-            c.text.strip() for c in listeners[TARGET[lang]].finals(sender=speaker, translated=False)
-        ]
-        open_ended = [t for t in texts if not t.endswith(BOUNDARY)]
-        out[lang] = {
-            "units": len(texts),
-            "without_boundary": len(open_ended),
-            "share": round(len(open_ended) / len(texts), 3) if texts else None,
-            "texts_without_boundary": open_ended,
-        }
+        finals = listeners[TARGET[lang]].finals(sender=speaker, translated=False)
+        out[lang] = share_without_boundary([c.text for c in finals])
     units = sum(v["units"] for v in out.values())
     without = sum(v["without_boundary"] for v in out.values())
     out["all"] = {
@@ -500,12 +532,14 @@ NOT_MEASURED = {
         " field vad_end_after carried on the FINAL_TRANSCRIPT metadata",
     },
     "decode": {
-        "reason": "the final decode's start and duration are not logged at INFO (a DEBUG line"
-        " is written only when it ends, without its start or queue wait); stt_final holds the"
-        " VAD wait and the decode together; final_decode_after_vad_estimate_s subtracts the"
-        " offline VAD delay (so it also holds uplink transport and VAD inference lag)",
-        "instrumentation": "log per committed unit: commit kind (final/breath/boundary/forced),"
-        " queue wait before the decode began, decode seconds, audio seconds decoded",
+        "reason": "decode_s (per unit, from the pipeline's 'unit committed' line: the seconds"
+        " of the decode that heard the unit, with what ended it, commit, and whether that"
+        " decode ran at the pause before it was confirmed, speculative) is measured, but not"
+        " when it started: for a speculative commit it overlaps the wait for the pause;"
+        " final_decode_after_vad_estimate_s subtracts the offline VAD delay from the caption"
+        " path (so it also holds uplink transport and VAD inference lag)",
+        "instrumentation": "the decode's start (and queue wait) relative to speech_end on the"
+        " 'unit committed' line",
     },
     "uplink_transport": {
         "reason": "when the worker received the speaker's audio is not exported; speech_end_seen"
@@ -514,8 +548,10 @@ NOT_MEASURED = {
         " per unit, e.g. in the 'unit translated' line",
     },
     "per_unit_stt_final_and_first_audio": {
-        "reason": "exported only as histograms; recovered per unit by scraping /metrics every"
-        f" {SCRAPE} s (exact values, matched by time; a window with two observations is lost)",
+        "reason": "first audio is exported only as a histogram; recovered per unit by scraping"
+        f" /metrics every {SCRAPE} s (exact values, matched by time; a window with two"
+        " observations is lost); stt_final likewise, and from the 'unit committed' line when"
+        " the scrape lost it",
         "instrumentation": "stt_final_after and first_audio_after fields on per-unit log lines"
         " ('unit translated', and a 'unit voiced' line in VoiceChannel with queue wait, speed"
         " and TTS first-chunk seconds)",
@@ -552,10 +588,13 @@ async def bench(per_language: int, workdir: Path) -> dict[str, Any]:
     delays = await vad_offline(sentences)
     obs, ambiguous = recorder.observations()
     units = translated_units(log)
+    committed = committed_units(log)
     rows = []
     for i, s in enumerate(sentences):
         later = next((x for x in sentences[i + 1 :] if x.speaker == s.speaker), None)
-        rows.append(measure_sentence(s, later, listeners[s.target], units, obs, delays[i]))
+        rows.append(
+            measure_sentence(s, later, listeners[s.target], units, obs, delays[i], committed)
+        )
     lag = [s.returned_at - s.started_at - len(s.audio) / RATE for s in sentences]
     return {
         "seconds": round(wall, 1),

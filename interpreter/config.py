@@ -80,6 +80,12 @@ class Settings(BaseSettings):
     metrics_port: int = Field(
         default=8082, ge=1, le=65535, description="worker Prometheus metrics (/metrics)"
     )
+    redis_port: int = Field(
+        default=7879,
+        ge=1,
+        le=65535,
+        description="Redis that `up --nodes N` starts for its LiveKit nodes (loopback)",
+    )
     worker_idle_processes: int = Field(
         default=1, ge=0, le=16, description="job processes kept warm (each loads the models)"
     )
@@ -220,6 +226,14 @@ class Settings(BaseSettings):
     stt_boundary_tolerance: float | None = Field(
         default=None, ge=0, description="seconds two decodes' sentence ends may differ"
     )
+    stt_pause_decode: float | None = Field(
+        default=None,
+        ge=0,
+        description="seconds of quiet after speech before the utterance is decoded (0: off)",
+    )
+    stt_sentence_pause: float | None = Field(
+        default=None, gt=0, description="quiet (s) that ends a short unit decoded as a sentence"
+    )
     stt_interim_duty: float | None = Field(
         default=None, ge=0, description="interim decodes wait this many times their cost"
     )
@@ -253,8 +267,13 @@ class Settings(BaseSettings):
             "interim_duty": self.stt_interim_duty,
             "vad_min_silence": self.vad_min_silence,
             "vad_prefix_padding": self.vad_prefix_padding,
+            "sentence_pause": self.stt_sentence_pause,
         }
-        return CommitTimings(**{k: v for k, v in given.items() if v is not None})
+        timings = {k: v for k, v in given.items() if v is not None}
+        if self.stt_pause_decode is not None:
+            # 0 switches the decode at a pause off: units wait for the VAD's end of speech
+            timings["pause_decode"] = self.stt_pause_decode or None
+        return CommitTimings(**timings)
 
     server_version: str = Field(default=LIVEKIT_SERVER_VERSION, pattern=r"^v\d+\.\d+\.\d+$")
     server_bin: Path | None = Field(

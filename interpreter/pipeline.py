@@ -622,8 +622,23 @@ class SpeakerPipeline:
         if language is None:
             return
         speech_end = self._audio.wall(data.end_time)
-        metrics.STT_FINAL.labels(language).observe(self.clock() - speech_end)
+        stt_final = self.clock() - speech_end
+        metrics.STT_FINAL.labels(language).observe(stt_final)
         metrics.UNITS.labels(language).inc()
+        details = data.metadata or {}
+        logger.info(
+            "unit committed",
+            extra={
+                "segment_id": self._segment_id(),
+                "source_language": language,
+                "speech_end": round(speech_end, 3),
+                "stt_final_after": round(stt_final, 3),
+                # what ended the unit, and the decode that heard it (from the STT, if it says)
+                "commit": details.get("commit", ""),
+                "speculative": bool(details.get("speculative", False)),
+                "decode_seconds": details.get("decode_seconds", ""),
+            },
+        )
         unit = SourceUnit(
             segment_id=self._segment_id(),
             text=data.text.strip(),

@@ -4,7 +4,10 @@ The channel speaks units in order. Before each one it asks :class:`~interpreter.
 whether the unit is still worth voicing and how fast, so the track never falls more than a few
 seconds behind its speaker; skipped units are logged and counted (their captions went out
 anyway). The silence a voice leaves after its last word (about 0.3 s for Piper and espeak-ng)
-is cut to ``TRAILING_SILENCE`` (:class:`TrailTrimmer`): the time goes to the next unit.
+is cut to ``TRAILING_SILENCE``, and the silence before its first word (20-70 ms for Piper) to
+``LEADING_SILENCE`` (:class:`TrailTrimmer`): the time goes to the next unit, and the voice is
+heard as soon as its first sound is synthesised. Audio goes to the track as the TTS streams
+it (Piper and espeak-ng push a clause or a sentence at a time), never after the whole unit.
 
 While a human interpreter voices the language, the channel is *silenced*
 (:meth:`VoiceChannel.silence`): the unit being voiced is cancelled, queued units are dropped,
@@ -40,6 +43,8 @@ OUTPUT_RATE = 48000
 UNPUBLISH_TIMEOUT = 3.0
 TRAILING_SILENCE = 0.1
 """Seconds of silence kept after a unit's last sound."""
+LEADING_SILENCE = 0.02
+"""Seconds of silence kept before a unit's first sound."""
 QUIET_DBFS = -45.0
 """A frame below this RMS level is silence."""
 SOURCE_QUEUE_MS = 400
@@ -60,18 +65,24 @@ def _real_time_source() -> rtc.AudioSource:
 class TrailTrimmer:
     """Passes a unit's frames through, holding back quiet ones until sound follows them.
 
-    :meth:`push` returns the frames to play now; :meth:`end` returns what is left of the held
-    silence, at most ``keep`` seconds. Pauses inside the unit are kept whole.
+    :meth:`push` returns the frames to play now (of the silence before the first sound, only
+    its last ``lead`` seconds); :meth:`end` returns what is left of the held silence, at most
+    ``keep`` seconds. Pauses inside the unit are kept whole.
     """
 
-    def __init__(self, *, keep: float = TRAILING_SILENCE) -> None:
+    def __init__(self, *, keep: float = TRAILING_SILENCE, lead: float = LEADING_SILENCE) -> None:
         self._keep = keep
+        self._lead = lead
+        self._sounded = False
         self._held: list[rtc.AudioFrame] = []
 
     def push(self, frame: rtc.AudioFrame) -> list[rtc.AudioFrame]:
         if _quiet(frame):
             self._held.append(frame)
             return []
+        if not self._sounded:
+            self._sounded = True
+            self._held = _last(self._held, self._lead)
         out, self._held = [*self._held, frame], []
         return out
 
@@ -89,6 +100,22 @@ class TrailTrimmer:
             kept += frame.samples_per_channel
         self._held = []
         return out
+
+
+def _last(frames: list[rtc.AudioFrame], seconds: float) -> list[rtc.AudioFrame]:
+    """The last ``seconds`` of ``frames`` (the first frame kept may be cut)."""
+    out: list[rtc.AudioFrame] = []
+    kept = 0
+    for frame in reversed(frames):
+        room = round(seconds * frame.sample_rate) - kept
+        if room <= 0:
+            break
+        if frame.samples_per_channel > room:
+            pcm = np.frombuffer(frame.data, dtype=np.int16)[-room * frame.num_channels :]
+            frame = rtc.AudioFrame(pcm.tobytes(), frame.sample_rate, frame.num_channels, room)
+        out.append(frame)
+        kept += frame.samples_per_channel
+    return out[::-1]
 
 
 def _slices(frame: rtc.AudioFrame, ms: int = TRIM_RESOLUTION_MS) -> list[rtc.AudioFrame]:

@@ -12,8 +12,10 @@ Inputs:
 * :meth:`~CommitPolicy.speech_started`, :meth:`~CommitPolicy.window`,
   :meth:`~CommitPolicy.end_utterance`: the VAD (start of speech with its prefix padding, one
   inference window with its speech probability, end of speech / flush / end of input);
-* :meth:`~CommitPolicy.begin` and :meth:`~CommitPolicy.decoded`: a queued job is carried
-  out (its decode starts, its :class:`Hypothesis` arrives), then :meth:`~CommitPolicy.job_done`;
+* :meth:`~CommitPolicy.resolved`, :meth:`~CommitPolicy.begin` and
+  :meth:`~CommitPolicy.decoded` (:meth:`~CommitPolicy.speculated` for a :class:`PauseDecode`):
+  a queued job is carried out (its outcome may already be known; else its decode starts and
+  its :class:`Hypothesis` arrives), then :meth:`~CommitPolicy.job_done`;
 * :meth:`~CommitPolicy.interim_done`: an interim decode finished (with the wall seconds it
   took, which paces the next one).
 
@@ -39,10 +41,21 @@ Rules, all from :class:`CommitTimings`:
   audio), the buffer is decoded and the words that end before its last ``commit_margin``
   seconds become final, ending at a boundary when one lies in the second half of them
   (:class:`ForceCommit`). A decode rejected as no speech drops the audio but the margin.
+* At a pause (``pause_decode`` seconds of VAD quiet after speech, no interim decode running),
+  the utterance so far is decoded at once, speculatively (:class:`PauseDecode`), instead of
+  after the VAD's end of speech (``vad_min_silence``, about 0.6 s after the last word). Its
+  hypothesis becomes final as soon as the pause is confirmed: at once when the utterance is
+  ``sentence_commit`` seconds long (the pause is a breath, which ends a unit whether or not
+  the speaker goes on); when its text ends a sentence and the quiet has lasted
+  ``sentence_pause``; at the end of the utterance, if no speech came after the decoded audio;
+  or, as a breath unit, when speech resumes. Otherwise (speech resumed in a short utterance)
+  it is dropped. No interim decode starts during VAD quiet: a speculation would cover it.
 * At the end of the utterance, the rest is decoded once more and committed whole
-  (:class:`FinalDecode`).
-* One commit is in flight at a time: no breath, boundary or forced commit is decided while a
-  :class:`DecodeUnit` or :class:`ForceCommit` waits for its decode.
+  (:class:`FinalDecode`), unless a speculation already decoded all of it, or nothing but
+  quiet is left after the last commit (then it ends without a decode).
+* One commit is in flight at a time: no breath, boundary, speculative or forced commit is
+  decided while a :class:`DecodeUnit`, :class:`ForceCommit` or :class:`PauseDecode` waits for
+  its decode or its pause to be confirmed.
 
 Committed audio leaves the utterance: its start moves to the cut.
 """
@@ -67,6 +80,7 @@ __all__ = [
     "ForceCommit",
     "Hypothesis",
     "Job",
+    "PauseDecode",
     "RunInterim",
     "ShowInterim",
     "SpeechStarted",
@@ -114,10 +128,18 @@ class CommitTimings:
     """The VAD's end-of-speech silence (``min_silence_duration``)."""
     vad_prefix_padding: float = 0.5
     """Audio the VAD keeps before the start of speech (``prefix_padding_duration``)."""
+    pause_decode: float | None = 0.15
+    """VAD quiet after speech from which the utterance so far is decoded speculatively, so
+    its final is ready when the pause is confirmed (``None``: never; wait for the VAD)."""
+    sentence_pause: float = 0.3
+    """VAD quiet that ends a unit shorter than ``sentence_commit`` when its speculative decode
+    ends a sentence (instead of the VAD's ``vad_min_silence``)."""
 
     def __post_init__(self) -> None:
         if self.interim_interval <= 0:
             raise ValueError("interim_interval must be > 0")
+        if self.pause_decode is not None and self.pause_decode <= 0:
+            raise ValueError("pause_decode must be > 0 (or None)")
         if not self.max_utterance > self.commit_margin > 0:
             raise ValueError("need max_utterance > commit_margin > 0")
 
@@ -162,13 +184,22 @@ class ForceCommit:
 
 
 @dataclass(frozen=True, slots=True)
+class PauseDecode:
+    """Job: the speaker paused; decode the utterance's audio before sample ``until`` now,
+    speculatively, and report with :meth:`CommitPolicy.speculated`."""
+
+    utterance: int
+    until: int
+
+
+@dataclass(frozen=True, slots=True)
 class FinalDecode:
     """Job: the utterance ended; decode the rest and commit it whole."""
 
     utterance: int
 
 
-Job = SpeechStarted | DecodeUnit | ForceCommit | FinalDecode
+Job = SpeechStarted | DecodeUnit | ForceCommit | FinalDecode | PauseDecode
 """Decisions to carry out one after another, in order (:meth:`CommitPolicy.job_done` after
 each)."""
 
@@ -196,7 +227,7 @@ class DropUtterance:
 class DecodeRequest:
     """A job's decode: samples ``[start, end)``; ``language`` is a hint (``None``: identify)."""
 
-    job: DecodeUnit | ForceCommit | FinalDecode
+    job: DecodeUnit | ForceCommit | FinalDecode | PauseDecode
     start: int
     end: int
     language: Language | None
@@ -217,6 +248,9 @@ class Commit:
     cut: int | None
     last: bool = False
     end: int = 0
+    speculative: bool = False
+    """The words come from a :class:`PauseDecode`'s hypothesis (reported to
+    :meth:`CommitPolicy.speculated`), not from a decode of this commit's own."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,6 +269,16 @@ Decision = Job | RunInterim | DropUtterance | Commit | ShowInterim
 
 
 @dataclass(slots=True)
+class _Speculation:
+    """A :class:`PauseDecode` of samples ``[start, end)``: running until ``hypothesis``."""
+
+    start: int
+    end: int
+    hypothesis: Hypothesis | None = None
+    resumed: bool = False  # speech came after ``end``: it cannot be the utterance's final
+
+
+@dataclass(slots=True)
 class _Utterance:
     id: int
     start: int  # absolute sample where the uncommitted audio begins
@@ -248,6 +292,9 @@ class _Utterance:
     next_commit_at: int = 0
     boundaries: tuple[float, ...] = ()  # end times of the last decode's boundaries
     quiet_since: int | None = None  # absolute sample where the VAD last went quiet
+    last_speech: int = 0  # absolute sample where the last speech window ended
+    speech_since_speculation: int = 0  # speech samples heard since the last PauseDecode
+    speculation: _Speculation | None = None
     language: Language | None = None
     agreement: LocalAgreement = field(default_factory=lambda: LocalAgreement(n=2))
 
@@ -310,6 +357,7 @@ class CommitPolicy:
         out = self.end_utterance()
         utt = self._open(self._position - prefix)
         utt.samples = prefix
+        utt.last_speech = self._position  # the VAD started speech on the prefix's last windows
         return out
 
     def window(self, samples: int, *, probability: float, speaking: bool) -> list[Decision]:
@@ -324,8 +372,26 @@ class CommitPolicy:
         out: list[Decision] = []
         speech = probability >= self._t.speech_threshold
         pause = self._hear(utt, samples, speech=speech)
+        spec = utt.speculation
         if speech:
             utt.speech_samples += samples
+            utt.speech_since_speculation += samples
+            utt.last_speech = utt.start + utt.samples
+            if spec is not None and not spec.resumed:
+                # the speaker went on after a pause decoded speculatively: a breath unit (now
+                # or when its decode is done) if it is long enough, else the speculation is
+                # dropped at once, so it holds up no other commit (this pause is its)
+                spec.resumed = True
+                pause = None
+                if self._long(spec):
+                    out += _listed(self._settle(utt))
+                else:
+                    utt.speculation = None
+                    utt.commit_pending = False
+        elif spec is not None:
+            out += _listed(self._settle(utt))
+        else:
+            out += self._speculate(utt)
         if pause is not None:
             out += self._on_pause(utt, pause)
         out += self._advance(utt)
@@ -344,21 +410,76 @@ class CommitPolicy:
 
     # ---- jobs -----------------------------------------------------------------------------
 
-    def begin(self, job: DecodeUnit | ForceCommit | FinalDecode) -> DecodeRequest | None:
+    def resolved(self, job: DecodeUnit | ForceCommit | FinalDecode | PauseDecode) -> Commit | None:
+        """The job's turn came: its outcome when it needs no decode of its own (ask before
+        :meth:`begin`; ``None``: decode).
+
+        The end of an utterance needs none when a :class:`PauseDecode` decoded all of its
+        audio but quiet (its hypothesis becomes the final), or when only quiet is left after
+        the last commit (nothing to add).
+        """
+        utt = self._live[job.utterance]
+        if not isinstance(job, FinalDecode):
+            return None
+        spec, utt.speculation = utt.speculation, None
+        end = utt.start + utt.samples
+        words: tuple[Word, ...] = ()
+        if (
+            spec is not None
+            and spec.hypothesis is not None
+            and not spec.resumed
+            and spec.start == utt.start
+        ):
+            offset = spec.start / self._rate
+            words = tuple(_shift(w, offset) for w in spec.hypothesis.words)
+        elif utt.last_speech > utt.start:
+            return None
+        del self._live[utt.id]
+        return Commit(
+            utterance=utt.id,
+            words=words,
+            audio_seconds=utt.samples / self._rate,
+            cut=None,
+            last=True,
+            end=end,
+            speculative=spec is not None and bool(words),
+        )
+
+    def begin(
+        self, job: DecodeUnit | ForceCommit | FinalDecode | PauseDecode
+    ) -> DecodeRequest | None:
         """The job's turn came: what to decode (``None``: nothing, the job is void)."""
         utt = self._live[job.utterance]
         end = utt.start + utt.samples
-        if isinstance(job, DecodeUnit):
+        if isinstance(job, PauseDecode) and (
+            utt.speculation is None or utt.speculation.end != job.until
+        ):
+            return None  # dropped before its turn: the speaker talked through the pause
+        if isinstance(job, DecodeUnit | PauseDecode):
             if job.until <= utt.start:  # already committed by then
                 utt.commit_pending = False
+                utt.speculation = None
                 return None
             end = job.until
-        language = None if isinstance(job, FinalDecode) else utt.language
+        language = None if isinstance(job, FinalDecode | PauseDecode) else utt.language
         return DecodeRequest(job=job, start=utt.start, end=end, language=language)
 
+    def speculated(self, request: DecodeRequest, hypothesis: Hypothesis) -> Commit | None:
+        """A :class:`PauseDecode`'s decode is done: what becomes final now (``None``: nothing
+        yet; its hypothesis waits for the pause to be confirmed)."""
+        utt = self._live[request.job.utterance]
+        spec = utt.speculation
+        if spec is None or (spec.start, spec.end) != (request.start, request.end):
+            return None
+        spec.hypothesis = hypothesis
+        return self._settle(utt)
+
     def decoded(self, request: DecodeRequest, hypothesis: Hypothesis) -> Commit:
-        """The job's decode is done: what becomes final."""
+        """The job's decode is done: what becomes final (not for a :class:`PauseDecode`: see
+        :meth:`speculated`)."""
         job = request.job
+        if isinstance(job, PauseDecode):
+            raise TypeError("a PauseDecode's hypothesis goes to speculated()")
         utt = self._live[job.utterance]
         size = request.end - request.start
         duration = size / self._rate
@@ -405,6 +526,13 @@ class CommitPolicy:
         """An interim decode finished (``None``: it failed) after ``cost`` wall seconds."""
         self._interim_running = False
         self._interim_cost = cost
+        out = self._interim_result(run, hypothesis)
+        if self._current is not None and self._current.speculation is None:
+            # a pause that began while the decode ran waited for it
+            out += self._speculate(self._current)
+        return out
+
+    def _interim_result(self, run: RunInterim, hypothesis: Hypothesis | None) -> list[Decision]:
         utt = self._live.get(run.utterance)
         if (
             hypothesis is None
@@ -503,6 +631,7 @@ class CommitPolicy:
             self._interims
             and self._jobs == 0
             and not self._interim_running
+            and (t.pause_decode is None or utt.quiet_since is None)
             and utt.samples >= t.min_interim_audio * self._rate
             and utt.samples - utt.decoded_at
             >= max(t.interim_interval, t.interim_duty * self._interim_cost) * self._rate
@@ -520,6 +649,78 @@ class CommitPolicy:
                 )
             )
         return out
+
+    def _speculate(self, utt: _Utterance) -> list[Decision]:
+        """Decode the utterance so far now, if the speaker has been quiet for ``pause_decode``
+        after at least ``min_speech`` of speech since the last such decode, and no other
+        decode is in the way."""
+        pause_decode = self._t.pause_decode
+        if (
+            pause_decode is None
+            or utt.quiet_since is None
+            or not utt.started
+            or utt.closed
+            or utt.commit_pending
+            or self._interim_running
+            or utt.last_speech <= utt.start
+            # a pause after new speech (noise that flickers around the threshold must not
+            # decode the buffer over and over)
+            or utt.speech_since_speculation < self._t.min_speech * self._rate
+            or utt.start + utt.samples - utt.quiet_since < pause_decode * self._rate
+        ):
+            return []
+        until = utt.start + utt.samples
+        utt.speech_since_speculation = 0
+        utt.commit_pending = True
+        utt.speculation = _Speculation(start=utt.start, end=until)
+        return [self._job(PauseDecode(utt.id, until))]
+
+    def _settle(self, utt: _Utterance) -> Commit | None:
+        """Commit a speculation whose pause is confirmed, or drop one the speaker talked
+        through; nothing while its decode runs or its pause may still turn out to be short.
+
+        Confirmed: the utterance is ``sentence_commit`` long (a breath ends such a unit
+        whether or not speech resumes), or its text ends a sentence and the quiet has lasted
+        ``sentence_pause``. The end of the utterance confirms any (:meth:`resolved`)."""
+        spec = utt.speculation
+        if spec is None or spec.hypothesis is None:
+            return None
+        sentence_commit = self._t.sentence_commit
+        long = self._long(spec)
+        if utt.closed and not (spec.resumed and long):
+            return None  # the end of the utterance takes it as its final (or decodes all)
+        if not spec.resumed and not long:
+            since = spec.end if utt.quiet_since is None else utt.quiet_since
+            quiet = utt.start + utt.samples - since
+            if (
+                sentence_commit is None
+                or quiet < self._t.sentence_pause * self._rate
+                or not _ends_sentence(spec.hypothesis.words)
+            ):
+                return None
+        utt.speculation = None
+        utt.commit_pending = False
+        if spec.resumed and not long:
+            return None
+        offset = spec.start / self._rate
+        words = tuple(_shift(w, offset) for w in spec.hypothesis.words)
+        cut = spec.end - utt.start
+        utt.drop_head(cut)
+        utt.agreement.reset(at=utt.start / self._rate)
+        utt.language = None
+        utt.boundaries = ()
+        return Commit(
+            utterance=utt.id,
+            words=words,
+            audio_seconds=cut / self._rate,
+            cut=utt.start,
+            speculative=True,
+        )
+
+    def _long(self, spec: _Speculation) -> bool:
+        """The speculation decodes ``sentence_commit`` or more: its pause is a breath."""
+        sentence_commit = self._t.sentence_commit
+        return sentence_commit is not None and spec.end - spec.start >= sentence_commit * self._rate
 
     def _may_end_early(self, utt: _Utterance) -> bool:
         sentence_commit = self._t.sentence_commit
@@ -567,6 +768,14 @@ class CommitPolicy:
 
 def _shift(word: Word, offset: float) -> Word:
     return Word(word.text, word.start + offset, word.end + offset, word.probability)
+
+
+def _listed(commit: Commit | None) -> list[Decision]:
+    return [commit] if commit is not None else []
+
+
+def _ends_sentence(words: Sequence[Word]) -> bool:
+    return bool(words) and words[-1].text.strip().endswith(SENTENCE_END)
 
 
 def _between(words: Sequence[Word], i: int) -> float:

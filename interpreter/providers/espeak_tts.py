@@ -3,7 +3,9 @@
 Formant synthesis: robotic but intelligible, and very cheap (a few milliseconds of CPU per
 second of speech), so one ``espeak-ng`` process per request is affordable. Text goes to the
 process on stdin (never on the command line, where other users could read it), and the WAV it
-writes to stdout is resampled to 48 kHz mono 16-bit.
+writes to stdout is resampled to 48 kHz mono 16-bit and pushed as it arrives: espeak-ng writes
+a clause's audio as soon as it has synthesised it, so the voice starts before the whole unit
+is rendered.
 
 Speakers get distinct voices through espeak-ng voice variants (``es+m3``, ``es+f2``, ...);
 ``speed`` sets the rate in words per minute relative to espeak-ng's default of 175.
@@ -16,11 +18,12 @@ import contextlib
 import logging
 import re
 import shutil
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Never
 
+import numpy as np
 from livekit.agents import APIConnectOptions, tts, utils
 from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS
 
@@ -28,8 +31,8 @@ from interpreter.errors import ProviderError, UnsupportedLanguageError
 from interpreter.providers.audio import (
     OUTPUT_NUM_CHANNELS,
     OUTPUT_SAMPLE_RATE,
-    parse_wav,
-    to_output_pcm,
+    OutputResampler,
+    wav_header,
 )
 from languages import Language, normalize_language
 
@@ -90,6 +93,8 @@ gave the lowest Whisper-base word error rate on Spanish, French and German sente
 and ``m4`` were the least intelligible)."""
 
 _DEFAULT_WPM = 175
+_READ_SIZE = 16384
+"""Bytes read from espeak-ng's stdout at a time (about 0.37 s of its 22.05 kHz audio)."""
 _MIN_SPEED, _MAX_SPEED = 0.5, 2.0
 _VARIANT_RE = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 
@@ -223,19 +228,15 @@ class _EspeakChunkedStream(tts.ChunkedStream):
         voice = f"{opts.voice}+{opts.variant}" if opts.variant else opts.voice
         # one line: espeak-ng pauses at line ends as if each were a paragraph
         text = " ".join(self._input_text.split())
-        wav = await _run_espeak(
-            self._executable,
-            ["-v", voice, "-s", str(round(_DEFAULT_WPM * opts.speed)), "-b", "1"],
-            text,
-        )
-        pcm = await asyncio.to_thread(_wav_to_output, wav)
-        if pcm:
+        args = ["-v", voice, "-s", str(round(_DEFAULT_WPM * opts.speed)), "-b", "1"]
+        async for pcm in _espeak_audio(self._executable, args, text):
             output_emitter.push(pcm)
         output_emitter.flush()
 
 
-async def _run_espeak(executable: str, args: list[str], text: str) -> bytes:
-    """Run one espeak-ng with ``text`` on stdin; return the WAV it writes (kills it on cancel)."""
+async def _espeak_audio(executable: str, args: list[str], text: str) -> AsyncIterator[bytes]:
+    """Run one espeak-ng with ``text`` on stdin and yield its audio as 48 kHz PCM while it
+    writes it (kills it on cancel). Raises :class:`ProviderError` when it fails."""
     try:
         proc = await asyncio.create_subprocess_exec(
             executable,
@@ -248,12 +249,40 @@ async def _run_espeak(executable: str, args: list[str], text: str) -> bytes:
         )
     except OSError as e:
         raise ProviderError(f"cannot start espeak-ng: {e}", retryable=True) from e
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+    errors = asyncio.ensure_future(proc.stderr.read())  # drained, so it can never block
     try:
-        out, err = await proc.communicate(text.encode("utf-8"))
-    except asyncio.CancelledError:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # it exited early
+            proc.stdin.write(text.encode("utf-8"))
+            await proc.stdin.drain()
+            proc.stdin.close()
+        head = b""
+        resampler: OutputResampler | None = None
+        odd = b""  # a sample split between two reads
+        while chunk := await proc.stdout.read(_READ_SIZE):
+            if resampler is None:
+                head += chunk
+                try:
+                    found = wav_header(head)
+                except ValueError as e:
+                    raise ProviderError(f"espeak-ng wrote unreadable audio: {e}") from e
+                if found is None:
+                    continue
+                rate, start, _ = found  # the size is a placeholder: the audio runs to the end
+                resampler = OutputResampler(rate)
+                chunk, head = head[start:], b""
+            data = odd + chunk
+            odd = data[len(data) - len(data) % 2 :]
+            samples = np.frombuffer(data[: len(data) - len(odd)], dtype="<i2")
+            if pcm := resampler.push(samples):
+                yield pcm
+        await proc.wait()
+        err = await errors
+    except BaseException:
         with contextlib.suppress(ProcessLookupError):
             proc.kill()
         await proc.wait()
+        errors.cancel()
         raise
     if proc.returncode != 0:
         logger.warning(
@@ -261,12 +290,7 @@ async def _run_espeak(executable: str, args: list[str], text: str) -> bytes:
             extra={"returncode": proc.returncode, "stderr": err.decode(errors="replace")[:200]},
         )
         raise ProviderError(f"espeak-ng exited with status {proc.returncode}")
-    return out
-
-
-def _wav_to_output(wav: bytes) -> bytes:
-    try:
-        samples, rate = parse_wav(wav)
-    except ValueError as e:
-        raise ProviderError(f"espeak-ng wrote unreadable audio: {e}") from e
-    return to_output_pcm(samples, rate)
+    if resampler is None:
+        raise ProviderError("espeak-ng wrote unreadable audio: no WAV data")
+    if pcm := resampler.end():
+        yield pcm

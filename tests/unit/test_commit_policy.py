@@ -19,6 +19,7 @@ from interpreter.providers.commit_policy import (
     FinalDecode,
     ForceCommit,
     Hypothesis,
+    PauseDecode,
     RunInterim,
     ShowInterim,
     SpeechStarted,
@@ -27,6 +28,8 @@ from interpreter.providers.local_agreement import Word, join_words
 from languages import Language
 
 RATE = 16_000
+BREATHS = CommitTimings(pause_decode=None)
+"""Without speculative decodes at pauses: a breath is only decided when speech resumes."""
 WINDOW = 512  # Silero's window at 16 kHz: 32 ms
 EN = Language("en")
 
@@ -73,10 +76,18 @@ def hypothesis(text: str, **kw: float) -> Hypothesis:
 
 
 def run_job(policy: CommitPolicy, job: Decision, hyp: Hypothesis) -> Commit | None:
-    assert isinstance(job, DecodeUnit | ForceCommit | FinalDecode)
-    request = policy.begin(job)
+    """Carry out a job as the STT does: its known outcome, or its decode answered by ``hyp``."""
+    assert isinstance(job, DecodeUnit | ForceCommit | FinalDecode | PauseDecode)
     try:
-        return policy.decoded(request, hyp) if request is not None else None
+        known = policy.resolved(job)
+        if known is not None:
+            return known
+        request = policy.begin(job)
+        if request is None:
+            return None
+        if isinstance(job, PauseDecode):
+            return policy.speculated(request, hyp)
+        return policy.decoded(request, hyp)
     finally:
         policy.job_done()
 
@@ -94,7 +105,7 @@ def start_speech(replay: Replay) -> int:
 
 
 def test_a_breath_after_two_seconds_ends_a_unit_of_exactly_the_audio_before_it() -> None:
-    replay = Replay(CommitPolicy(interims=False))
+    replay = Replay(CommitPolicy(interims=False, timings=BREATHS))
     utterance = start_speech(replay)
     replay.speak(1.9)
     replay.pause(0.2)  # a breath, far shorter than the VAD's end of speech
@@ -116,7 +127,7 @@ def test_a_breath_after_two_seconds_ends_a_unit_of_exactly_the_audio_before_it()
 
 
 def test_no_breath_unit_before_sentence_commit_seconds_of_utterance() -> None:
-    replay = Replay(CommitPolicy(interims=False))
+    replay = Replay(CommitPolicy(interims=False, timings=BREATHS))
     start_speech(replay)
     replay.speak(1.0)
     replay.pause(0.3)
@@ -130,7 +141,7 @@ def test_no_breath_unit_before_sentence_commit_seconds_of_utterance() -> None:
 
 
 def test_a_breath_unit_whose_audio_was_committed_meanwhile_is_void() -> None:
-    replay = Replay(CommitPolicy(interims=False))
+    replay = Replay(CommitPolicy(interims=False, timings=BREATHS))
     start_speech(replay)
     replay.speak(2.0)
     replay.pause(0.2)
@@ -140,6 +151,186 @@ def test_a_breath_unit_whose_audio_was_committed_meanwhile_is_void() -> None:
     first = run_job(replay.policy, unit, hypothesis("one two three"))
     assert first is not None
     assert replay.policy.begin(dataclasses.replace(unit, until=unit.until - 1)) is None
+
+
+# ---- speculative decodes at pauses --------------------------------------------------------
+
+
+def pause_decode(replay: Replay, pause: float) -> PauseDecode:
+    """Pause for ``pause`` s; the one speculative decode the policy decided meanwhile."""
+    replay.pause(pause)
+    [job] = replay.of(PauseDecode)
+    assert isinstance(job, PauseDecode)
+    return job
+
+
+def test_a_pause_is_decoded_at_once_without_waiting_for_the_vads_end_of_speech() -> None:
+    replay = Replay(CommitPolicy(interims=False))
+    utterance = start_speech(replay)
+    replay.speak(0.7)
+    quiet_from = replay.policy.position
+    job = pause_decode(replay, 0.2)
+    # decided on the window that made 0.15 s of quiet, decoding everything heard so far
+    assert job.utterance == utterance
+    assert quiet_from + seconds(0.15) <= job.until < quiet_from + seconds(0.15) + WINDOW
+    request = replay.policy.begin(job)
+    assert request is not None and (request.start, request.end) == (0, job.until)
+    assert request.language is None  # identified afresh, as at the end of an utterance
+    # a short utterance whose text does not end a sentence: the pause must be confirmed
+    assert replay.policy.speculated(request, hypothesis("thank you all for")) is None
+    replay.policy.job_done()
+    assert replay.pause(0.5) == []
+    # the VAD's end of speech confirms it: its final is the speculation, without a decode
+    [final] = replay.policy.end_utterance()
+    assert isinstance(final, FinalDecode)
+    commit = replay.policy.resolved(final)
+    replay.policy.job_done()
+    assert commit is not None and commit.last and commit.speculative
+    assert join_words(commit.words) == "thank you all for"
+    assert commit.end == replay.policy.position
+
+
+def test_a_short_unit_ending_a_sentence_is_final_after_a_shorter_silence() -> None:
+    replay = Replay(CommitPolicy(interims=False))
+    utterance = start_speech(replay)
+    replay.speak(0.9)
+    job = pause_decode(replay, 0.2)
+    commit = run_job(replay.policy, job, hypothesis("thank you all."))
+    assert commit is None  # 0.2 s of quiet is not enough yet
+    decisions = replay.pause(0.15)  # sentence_pause: 0.3 s of quiet in all
+    [commit] = [d for d in decisions if isinstance(d, Commit)]
+    assert isinstance(commit, Commit) and commit.speculative and not commit.last
+    assert join_words(commit.words) == "thank you all."
+    assert commit.cut == job.until == replay.policy.start_of(utterance)
+    # the rest is quiet: the utterance ends without another decode, and adds nothing
+    replay.pause(0.3)
+    [final] = replay.policy.end_utterance()
+    assert isinstance(final, FinalDecode)
+    rest = replay.policy.resolved(final)
+    assert rest is not None and rest.words == () and rest.last
+
+
+def test_a_long_unit_is_final_as_soon_as_its_pause_is_decoded() -> None:
+    # from sentence_commit seconds on, a pause is a breath: it ends the unit whether or not
+    # the speaker goes on, so the decode at the pause is committed at once, whatever its text
+    replay = Replay(CommitPolicy(interims=False))
+    utterance = start_speech(replay)
+    replay.speak(2.0)
+    job = pause_decode(replay, 0.2)
+    commit = run_job(replay.policy, job, hypothesis("we grew by twelve percent and"))
+    assert commit is not None and commit.speculative and commit.cut == job.until
+    assert join_words(commit.words) == "we grew by twelve percent and"
+    assert replay.policy.start_of(utterance) == job.until
+    # the speaker goes on: no second unit for the same pause
+    replay.speak(1.0)
+    assert replay.of(DecodeUnit) == []
+
+
+def test_speech_resuming_while_the_pause_is_decoded_makes_it_a_breath_unit() -> None:
+    replay = Replay(CommitPolicy(interims=False))
+    start_speech(replay)
+    replay.speak(2.0)
+    job = pause_decode(replay, 0.2)
+    request = replay.policy.begin(job)
+    assert request is not None
+    replay.speak(0.5)  # the speaker went on before the decode was done
+    assert replay.of(DecodeUnit) == []
+    commit = replay.policy.speculated(request, hypothesis("one two three four"))
+    replay.policy.job_done()
+    assert commit is not None and commit.cut == job.until and not commit.last
+
+
+def test_speech_after_a_pause_in_a_short_utterance_drops_the_speculation() -> None:
+    replay = Replay(CommitPolicy(interims=False))
+    utterance = start_speech(replay)
+    replay.speak(0.7)
+    job = pause_decode(replay, 0.2)
+    assert run_job(replay.policy, job, hypothesis("I think.")) is None
+    assert [d for d in replay.speak(0.6) if isinstance(d, Commit)] == []  # no one-word unit
+    # the end of the utterance decodes all of it: the speculation did not see the rest
+    [final] = replay.policy.end_utterance()
+    assert isinstance(final, FinalDecode)
+    assert replay.policy.resolved(final) is None
+    request = replay.policy.begin(final)
+    assert request is not None and request.start == replay.policy.start_of(utterance) == 0
+    assert request.end == replay.policy.position
+
+
+def test_a_speculation_talked_through_holds_up_no_other_commit() -> None:
+    # a short utterance's pause decode is useless once the speaker goes on: dropped at once
+    # (its decode is skipped if it has not begun), so a forced commit is not held up
+    replay = Replay(CommitPolicy(interims=False))
+    start_speech(replay)
+    replay.speak(0.7)
+    job = pause_decode(replay, 0.2)
+    replay.speak(9.5)
+    [forced] = replay.of(ForceCommit)
+    assert replay.policy.begin(job) is None
+    replay.policy.job_done()
+    assert run_job(replay.policy, forced, hypothesis(MONOLOGUE, step=0.4)) is not None
+
+
+def test_a_breath_decoded_at_its_pause_is_a_unit_even_if_the_utterance_ends_meanwhile() -> None:
+    replay = Replay(CommitPolicy(interims=False))
+    utterance = start_speech(replay)
+    replay.speak(2.0)
+    job = pause_decode(replay, 0.2)
+    request = replay.policy.begin(job)
+    assert request is not None
+    replay.speak(1.0)  # the speaker goes on...
+    [final] = replay.policy.end_utterance()  # ...and stops, all before the decode is done
+    breath = replay.policy.speculated(request, hypothesis("we grew by twelve percent"))
+    replay.policy.job_done()
+    assert breath is not None and breath.cut == job.until and not breath.last
+    # the end of the utterance decodes only what came after the breath
+    assert isinstance(final, FinalDecode) and replay.policy.resolved(final) is None
+    rest = replay.policy.begin(final)
+    assert rest is not None and rest.start == job.until == replay.policy.start_of(utterance)
+
+
+def test_each_pause_is_decoded_once_and_only_after_speech() -> None:
+    replay = Replay(CommitPolicy(interims=False))
+    replay.pause(0.5)  # quiet before the utterance is announced: nothing to decode
+    start_speech(replay)
+    replay.speak(0.5)
+    job = pause_decode(replay, 0.6)  # one decode however long the pause
+    assert run_job(replay.policy, job, hypothesis("hello there")) is None
+    replay.speak(0.5)
+    replay.pause(0.3)
+    second = replay.of(PauseDecode)[-1]
+    assert second != job  # the next pause gets its own
+    run_job(replay.policy, second, hypothesis("hello there again"))
+    replay.speak(0.2)  # less speech than min_speech, then quiet: no decode of the same again
+    replay.pause(0.3)
+    assert replay.of(PauseDecode) == [job, second]
+    replay.speak(0.1)  # enough speech since: this pause is decoded
+    replay.pause(0.3)
+    assert len(replay.of(PauseDecode)) == 3
+
+
+def test_no_interim_decode_starts_in_a_pause_and_a_running_one_delays_the_speculation() -> None:
+    replay = Replay(CommitPolicy())
+    start_speech(replay)
+    replay.speak(1.5)
+    run = replay.running
+    assert run is not None  # an interim decode runs as the speaker stops
+    replay.running = None
+    replay.pause(0.6)
+    assert replay.of(PauseDecode) == []  # it waits for the interim decode
+    assert [r for r in replay.of(RunInterim) if r != run] == []  # no interim decode of quiet
+    decisions = replay.policy.interim_done(run, hypothesis("hello there"), cost=0.2)
+    [job] = [d for d in decisions if isinstance(d, PauseDecode)]
+    assert job.until == replay.policy.position
+
+
+def test_speculation_can_be_switched_off() -> None:
+    replay = Replay(CommitPolicy(interims=False, timings=BREATHS))
+    start_speech(replay)
+    replay.speak(1.0)
+    replay.pause(1.0)
+    assert replay.of(PauseDecode) == []
+    with pytest.raises(ValueError, match="pause_decode"):
+        CommitTimings(pause_decode=0.0)
 
 
 # ---- agreed boundaries --------------------------------------------------------------------
@@ -317,7 +508,7 @@ def test_a_new_start_of_speech_ends_the_open_utterance() -> None:
 
 
 def test_one_commit_in_flight_at_a_time() -> None:
-    replay = Replay(CommitPolicy())
+    replay = Replay(CommitPolicy(timings=BREATHS))
     start_speech(replay)
     replay.speak(2.0)
     replay.pause(0.2)
@@ -337,7 +528,7 @@ def test_one_commit_in_flight_at_a_time() -> None:
 
 
 def test_a_pending_commit_blocks_agreed_boundaries() -> None:
-    replay = Replay(CommitPolicy())
+    replay = Replay(CommitPolicy(timings=BREATHS))
     start_speech(replay)
     replay.speak(2.0)
     interim(replay, SENTENCE)
@@ -392,7 +583,7 @@ def test_no_interim_decode_while_one_runs_or_a_job_waits() -> None:
 
 
 def test_a_stale_interim_hypothesis_is_ignored() -> None:
-    replay = Replay(CommitPolicy())
+    replay = Replay(CommitPolicy(timings=BREATHS))
     start_speech(replay)
     replay.speak(2.6)
     run, replay.running = replay.running, None
@@ -416,7 +607,7 @@ def test_timings_refuse_a_margin_longer_than_the_utterance() -> None:
 
 
 def test_decode_requests_carry_the_language_heard_so_far() -> None:
-    replay = Replay(CommitPolicy())
+    replay = Replay(CommitPolicy(timings=BREATHS))
     start_speech(replay)
     replay.speak(1.0)
     interim(replay, "hola a todos")
@@ -438,3 +629,15 @@ def test_settings_override_only_the_timings_they_set(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("INTERPRETER_VAD_MIN_SILENCE", "0.7")
     timings = load_settings().commit_timings()
     assert timings == CommitTimings(max_utterance=12.0, vad_min_silence=0.7)
+
+
+def test_the_pause_decode_is_set_or_switched_off_by_its_variables(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from interpreter.config import load_settings
+
+    monkeypatch.setenv("INTERPRETER_STT_PAUSE_DECODE", "0.2")
+    monkeypatch.setenv("INTERPRETER_STT_SENTENCE_PAUSE", "0.4")
+    assert load_settings().commit_timings() == CommitTimings(pause_decode=0.2, sentence_pause=0.4)
+    monkeypatch.setenv("INTERPRETER_STT_PAUSE_DECODE", "0")
+    assert load_settings().commit_timings().pause_decode is None

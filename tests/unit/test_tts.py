@@ -5,6 +5,7 @@ network."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
 
 import numpy as np
 import pytest
@@ -12,9 +13,10 @@ from livekit import rtc
 from livekit.agents import tts
 
 from interpreter.errors import ProviderError, UnknownLanguageError, UnsupportedLanguageError
-from interpreter.providers.audio import parse_wav, to_output_pcm
+from interpreter.providers.audio import OutputResampler, parse_wav, to_output_pcm
 from interpreter.providers.espeak_tts import EspeakTTS
 from interpreter.providers.local_tts import LocalTTS, voiced_languages, voices_for
+from interpreter.providers.piper_tts import first_clause
 
 # real engines: Piper's neural voice and espeak-ng
 pytestmark = pytest.mark.model
@@ -211,3 +213,63 @@ def test_streamed_wav_header_from_espeak_is_understood() -> None:
     assert np.array_equal(audio, np.arange(100, dtype=np.int16) * 3)
     with pytest.raises(ValueError):
         parse_wav(b"not a wav file at all")
+
+
+def test_piper_renders_a_first_clause_of_three_words_or_more_on_its_own() -> None:
+    assert first_clause("I agree with the proposal, but we need a clear budget.") == (
+        "I agree with the proposal,",
+        "but we need a clear budget.",
+    )
+    # too short a clause, or nothing after it in its sentence: the sentence stays whole
+    assert first_clause("Yes, we do.") == ("Yes, we do.", "")
+    assert first_clause("Good morning, everyone. Today, we talk about money.")[1] == ""
+    # a comma inside a number is no clause end
+    assert first_clause("It costs 1,000 dollars, more or less than before.")[0] == (
+        "It costs 1,000 dollars,"
+    )
+
+
+async def test_piper_speaks_a_sentence_split_at_its_first_clause_whole() -> None:
+    engine = LocalTTS(language="en")
+    text = "I agree with the proposal of the committee, but we need a clear budget first."
+    frames = [ev.frame async for ev in engine.synthesize(text)]
+    whole = rtc.combine_audio_frames(frames)
+    assert_speech(whole, text)
+    head = await engine.synthesize(first_clause(text)[0]).collect()
+    tail = await engine.synthesize(first_clause(text)[1]).collect()
+    # both clauses, nothing more (Piper's durations vary a little from one render to the next)
+    assert whole.duration == pytest.approx(head.duration + tail.duration, abs=0.3)
+    assert whole.duration > head.duration + 1.0
+    await engine.aclose()
+
+
+async def test_espeak_audio_streamed_as_written_is_the_same_audio() -> None:
+    engine = EspeakTTS(language="es", variant="m2")
+    text = " ".join([ES_TEXT] * 4)  # long enough to arrive in many reads
+    streamed = await engine.synthesize(text).collect()
+    done = await asyncio.to_thread(
+        subprocess.run,
+        ["espeak-ng", "-v", "es+m2", "-s", "175", "-b", "1", "--stdin", "--stdout"],
+        input=text.encode(),
+        capture_output=True,
+        check=True,
+    )
+    audio, rate = parse_wav(done.stdout)
+    once = np.frombuffer(to_output_pcm(audio, rate), dtype=np.int16)
+    pieces = np.frombuffer(bytes(streamed.data), dtype=np.int16)
+    # the framework ends a synthesis with a 10 ms silent marker frame
+    assert 0 <= len(pieces) - len(once) <= 480 and not pieces[len(once) :].any()
+    assert np.abs(pieces[: len(once)].astype(np.int32) - once).max() <= 1
+    await engine.aclose()
+
+
+def test_resampling_in_pieces_joins_seamlessly() -> None:
+    rate = 22050
+    tone = (0.5 * np.sin(2 * np.pi * 440 * np.arange(rate) / rate) * 32767).astype(np.int16)
+    resampler = OutputResampler(rate)
+    # odd piece sizes, as a pipe delivers them
+    pieces = [resampler.push(tone[i : i + 997]) for i in range(0, len(tone), 997)]
+    joined = np.frombuffer(b"".join([*pieces, resampler.end()]), dtype=np.int16)
+    once = np.frombuffer(to_output_pcm(tone, rate), dtype=np.int16)
+    assert len(joined) == len(once)
+    assert np.abs(joined.astype(np.int32) - once).max() <= 1

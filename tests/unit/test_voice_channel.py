@@ -46,6 +46,19 @@ def test_pauses_inside_a_unit_are_kept_whole() -> None:
     assert [bytes(f.data) for f in played] == [bytes(f.data) for f in unit]
 
 
+def test_the_silence_before_the_first_word_is_cut_to_twenty_milliseconds() -> None:
+    # the voice is heard as soon as it sounds; a pause inside the unit stays whole
+    trimmer = TrailTrimmer(keep=0.1, lead=0.02)
+    lead, voice, pause = [frame(0.0)] * 7, [frame(0.3)] * 10, [frame(0.0)] * 7
+    played: list[rtc.AudioFrame] = []
+    for f in lead + voice + pause + voice:
+        played += trimmer.push(f)
+    played += trimmer.end()
+    assert seconds(played) == pytest.approx(0.02 + 0.1 + 0.07 + 0.1)
+    assert [bytes(f.data) for f in played[:2]] == [bytes(frame(0.0).data)] * 2
+    assert bytes(played[2].data) == bytes(frame(0.3).data)
+
+
 def test_quiet_speech_is_not_taken_for_silence() -> None:
     trimmer = TrailTrimmer(keep=0.0)
     played = trimmer.push(frame(0.02)) + trimmer.end()  # about -37 dBFS RMS

@@ -139,8 +139,9 @@ async def test_stream_sends_stable_interims_then_a_final_with_word_times(
     # each unit says where its time went: the wait for the end of speech, queue, decode
     units = [r for r in caplog.records if r.getMessage() == "unit decoded"]
     assert len(units) == len(finals(events))
-    decoded = units[-1]  # the end of speech closed the last unit
-    assert decoded.commit == "final"  # type: ignore[attr-defined]
+    decoded = units[-1]  # the pause after the speech closed the last unit
+    # decoded as soon as the speaker paused, or after the VAD's end of speech
+    assert decoded.commit in ("pause", "final")  # type: ignore[attr-defined]
     # at most the silence after the speech, plus the quiet end of the clip itself
     assert 0.0 < decoded.heard_after_end <= 2.5  # type: ignore[attr-defined]
     assert decoded.decode_seconds > 0.0 and decoded.queued_seconds >= 0.0  # type: ignore[attr-defined]
@@ -173,6 +174,9 @@ async def test_stream_sends_stable_interims_then_a_final_with_word_times(
         assert starts == sorted(starts)
         assert 0.0 <= data.start_time <= data.end_time <= duration
         assert data.metadata is not None and data.metadata["language_probability"] > 0.5
+        # what ended the unit, for the pipeline's per-unit log
+        assert data.metadata["commit"] in ("pause", "final", "breath", "boundary", "forced")
+        assert data.metadata["decode_seconds"] >= 0.0
 
 
 @pytest.mark.model
