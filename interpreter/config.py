@@ -7,6 +7,7 @@ settings, which keep the names every LiveKit tool uses (``LIVEKIT_URL``, ``LIVEK
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -269,11 +270,11 @@ class Settings(BaseSettings):
             "vad_prefix_padding": self.vad_prefix_padding,
             "sentence_pause": self.stt_sentence_pause,
         }
-        timings = {k: v for k, v in given.items() if v is not None}
+        timings = CommitTimings(**{k: v for k, v in given.items() if v is not None})
         if self.stt_pause_decode is not None:
             # 0 switches the decode at a pause off: units wait for the VAD's end of speech
-            timings["pause_decode"] = self.stt_pause_decode or None
-        return CommitTimings(**timings)
+            timings = dataclasses.replace(timings, pause_decode=self.stt_pause_decode or None)
+        return timings
 
     server_version: str = Field(default=LIVEKIT_SERVER_VERSION, pattern=r"^v\d+\.\d+\.\d+$")
     server_bin: Path | None = Field(

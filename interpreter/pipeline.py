@@ -461,11 +461,13 @@ class SpeakerPipeline:
         *,
         translation: Translation | None = None,
         terms: Sequence[AppliedTerm] = (),
+        recogniser: str = "",
     ) -> None:
         """Store a final caption before it is published (a crash loses nothing anyone saw).
 
         ``translation`` names the engine that produced a translated caption, ``terms`` the
-        glossary terms it had to contain. Any failure of
+        glossary terms it had to contain, ``recogniser`` the STT provider that heard a source
+        caption. Any failure of
         the store (unavailable after its own retries, or an unexpected error) is logged and
         counted, and never raised: the caption is still published, so listeners keep their
         captions during an outage.
@@ -480,7 +482,7 @@ class SpeakerPipeline:
                 )
             else:
                 await self.transcripts.save_segment(
-                    self.meeting, caption, interpreter=self.interpreter
+                    self.meeting, caption, interpreter=self.interpreter, engine=recogniser
                 )
         except Exception as e:
             _stage_failed("transcript", caption.language, e, segment_id=caption.segment_id)
@@ -652,7 +654,9 @@ class SpeakerPipeline:
         self._last_interim = ""
         self._recent.append(unit.text)
         caption = self.caption(unit, language=language, text=unit.text)
-        await self.record(caption)
+        await self.record(
+            caption, recogniser=str(details.get("stt_provider") or self._stt.provider)
+        )
         if await self.publish(caption):
             metrics.CAPTION_PUBLISHED.labels(language, "false").observe(self.clock() - speech_end)
         for lane in self._lanes.values():

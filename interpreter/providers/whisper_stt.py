@@ -37,8 +37,9 @@ Events of one utterance, in order: ``START_OF_SPEECH``, ``INTERIM_TRANSCRIPT``\\
 plus ``start_time_offset``. ``SpeechData.language`` is the canonical BCP-47 code,
 ``confidence`` the mean word probability, and ``metadata`` holds ``language_probability``
 (the identified language's probability among the allowed ones), ``avg_logprob``,
-``no_speech_prob``; final events also carry ``commit`` (what ended the unit: ``final``,
-``pause``, ``breath``, ``boundary`` or ``forced``), ``speculative`` and ``decode_seconds``;
+``no_speech_prob``, ``stt_provider`` (``embedded``); final events also carry ``commit``
+(what ended the unit: ``final``, ``pause``, ``breath``, ``boundary`` or ``forced``),
+``speculative`` and ``decode_seconds``;
 interim events also carry ``unstable_text`` (the newest hypothesis beyond the stable prefix,
 for a greyed-out preview).
 
@@ -396,6 +397,8 @@ def _speech_data(words: Sequence[Word], decoding: Decoding, offset: float) -> st
             "language_probability": decoding.language_probability,
             "avg_logprob": decoding.avg_logprob,
             "no_speech_prob": decoding.no_speech_prob,
+            # the provider name of INTERPRETER_STT (a fallback chain names its link the same)
+            "stt_provider": "embedded",
         },
     )
 

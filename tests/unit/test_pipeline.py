@@ -226,6 +226,21 @@ async def test_the_store_keeps_the_engine_that_translated_not_the_router() -> No
         await r.pipeline.aclose()
 
 
+async def test_the_store_keeps_the_recogniser_that_heard_each_source_line() -> None:
+    by_cloud = final("Hola a todos.", language="es", start=0.0, end=1.0)
+    by_cloud.event.alternatives[0].metadata = {"stt_provider": "assemblyai"}
+    unnamed = final("Gracias por venir.", language="es", start=1.2, end=2.0)
+    r = await rig([by_cloud, unnamed], targets=(EN,))
+    try:
+        await r.speak(2.5)
+        await eventually(lambda: len(r.transcripts.segments) == 2)
+        engines = r.transcripts.segment_engines
+        # a recogniser that names no provider per unit is named by its own provider property
+        assert list(engines.values()) == ["assemblyai", r.stt.provider]
+    finally:
+        await r.pipeline.aclose()
+
+
 async def test_after_an_llm_timeout_the_fallback_still_translates_within_the_bound() -> None:
     # the LLM runs into its own timeout; the pipeline's bound is the same number of seconds
     llm = FakeTranslation(name="llm:slow", languages=("es", "en"), delay=60.0, timeout=0.3)
@@ -234,7 +249,9 @@ async def test_after_an_llm_timeout_the_fallback_still_translates_within_the_bou
     r = await rig(SCRIPT[1:2], targets=(EN,), translation=router, translation_timeout=0.3)
     try:
         await r.speak(1.5)
-        await eventually(lambda: len(r.finals("en")) == 1, within=1.0)
+        # the LLM would take 60 s: only its 0.3 s timeout lets the fallback answer (the wait
+        # is generous for a loaded machine)
+        await eventually(lambda: len(r.finals("en")) == 1, within=3.0)
         assert r.finals("en")[0].text == "[en] Hola a todos."
         assert [engine for _, engine in r.transcripts.translations] == ["apertium"]
         assert llm.calls and apertium.calls
