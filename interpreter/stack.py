@@ -112,6 +112,13 @@ class EmbeddedStack:
             from interpreter.translation.neural import load_models
 
             load_models()
+        if self._settings.provider_chain("stt") != ("embedded",):
+            # the fallback identifies the language of a cloud transcript from its text: without
+            # this, langdetect loads its profiles on the first transcript, blocking the job's
+            # event loop (and the speaker's audio) for ~0.4 s
+            from languages import prewarm_detector
+
+            prewarm_detector()
         logger.info("speech models loaded")
 
     def recognisable(self, languages: Iterable[Language]) -> tuple[Language, ...]:

@@ -16,7 +16,10 @@ back to the primary within a stream (``research/cloud-providers.md`` §3.1); thi
   timeout instead;
 * **returns to a better provider** once a background probe stream of it produced a
   transcript, at an utterance boundary (every word heard is final), by replaying the
-  silence since the last final into it;
+  silence since the last final into it; a provider without the stall watchdog that has no
+  utterance open and has said nothing for ``stall_after`` s is at a boundary too (its own
+  VAD heard no speech in what the energy detector calls speech, or its answer is late), and
+  what it has not transcribed is replayed into the better one;
 * **does not hammer a provider**: a failed one is probed again after ``probe_after`` s,
   doubling while it keeps failing, and after ``auth_probe_after`` s when it refused the key
   (401/403);
@@ -548,6 +551,8 @@ class FallbackRecognizeStream(stt.RecognizeStream):
         self._closing: set[asyncio.Task[None]] = set()
         self._last_language: Language | None = None
         self._failed_at: float | None = None
+        self._utterance_open = False  # the active link said START_OF_SPEECH, not yet END
+        self._answered_at = 0.0  # when the active link last said anything (monotonic)
 
     # -- input ----------------------------------------------------------------------------------
     async def _forward_input(self) -> None:
@@ -664,6 +669,7 @@ class FallbackRecognizeStream(stt.RecognizeStream):
         stream.start_time_offset = self.start_time_offset + start
         now = time.monotonic()
         self._watchdog = _Watchdog.of(t)
+        self._utterance_open, self._answered_at = False, now
         for kept in self._buffer.frames:
             stream.push_frame(kept.frame)
             self._watchdog.audio(kept.end - kept.start, speech=kept.speech, now=now)
@@ -691,12 +697,27 @@ class FallbackRecognizeStream(stt.RecognizeStream):
                 if watched and self._watchdog.stalled(now):
                     return _Outcome("failed", "stall")
                 self._check_probes(now)
-                if self._fallback.state.better() is not None and not self._buffer.speech_pending():
+                if self._fallback.state.better() is not None and self._at_boundary(watched, now):
                     return _Outcome("switch")
         finally:
             self._current = None
             await aio.cancel_and_wait(reader)
             self._close_later(stream)
+
+    def _at_boundary(self, watched: bool, now: float) -> bool:
+        """Whether the active link may be left for a better one now: every word heard is
+        final; or (a link without the stall watchdog, which may never finalise what the
+        energy detector calls speech: OpenAI's transcription behind a VAD that rejects it)
+        it has no utterance open and has said nothing for ``stall_after`` s. The audio since
+        the last final is replayed into the better link either way: nothing is lost, and
+        nothing is transcribed twice (the old link's late answers are not read)."""
+        if not self._buffer.speech_pending():
+            return True
+        return (
+            not watched
+            and not self._utterance_open
+            and now - self._answered_at >= self._fallback.timings.stall_after
+        )
 
     def _close_later(self, stream: stt.RecognizeStream) -> None:
         async def close() -> None:
@@ -711,6 +732,11 @@ class FallbackRecognizeStream(stt.RecognizeStream):
         async for event in stream:
             if event.type in _ANSWERS:
                 self._watchdog.answered()
+                self._answered_at = time.monotonic()
+                if event.type == stt.SpeechEventType.START_OF_SPEECH:
+                    self._utterance_open = True
+                elif event.type == stt.SpeechEventType.END_OF_SPEECH:
+                    self._utterance_open = False
             self._forward(link, event)
 
     # -- events ---------------------------------------------------------------------------------

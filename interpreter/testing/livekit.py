@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,11 +96,13 @@ def worker_env(
     metrics_port: int,
     data_dir: Path,
     probe_port: int | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """The environment of a test worker on these ports (``probe_port``: a free one if not
-    given, so workers of parallel test runs never compete for the default)."""
-    env = dict(os.environ)
-    env.update(
+    given, so workers of parallel test runs never compete for the default); ``env`` adds or
+    overrides variables (e.g. provider chains and their endpoints)."""
+    environment = dict(os.environ)
+    environment.update(
         {
             "PYTHONPATH": str(REPO),
             "LIVEKIT_URL": server.url,
@@ -112,14 +114,18 @@ def worker_env(
         }
     )
     for key in ("LIVEKIT_API_KEY", "LIVEKIT_API_SECRET"):
-        env.pop(key, None)
-    return env
+        environment.pop(key, None)
+    environment.update(env or {})
+    return environment
 
 
 class WorkerProcess:
-    """``python -m interpreter worker`` against the test server, logging to a file."""
+    """``python -m interpreter worker`` against the test server, logging to a file; ``env``
+    adds or overrides variables of its environment (see :func:`worker_env`)."""
 
-    def __init__(self, server: LiveKitFixture, log_file: Path) -> None:
+    def __init__(
+        self, server: LiveKitFixture, log_file: Path, *, env: Mapping[str, str] | None = None
+    ) -> None:
         self.port = free_port()
         self.metrics_port = free_port()
         self.probe_port = free_port()
@@ -134,6 +140,7 @@ class WorkerProcess:
                 metrics_port=self.metrics_port,
                 data_dir=self.data_dir,
                 probe_port=self.probe_port,
+                env=env,
             ),
             stdin=subprocess.DEVNULL,
             stdout=self._log,

@@ -64,3 +64,25 @@ def test_the_cache_directory_setting_reaches_the_speech_model(
     stt = stack.stt(allowed=[Language("es")], prior=None)
     stt._load_decoder()  # type: ignore[attr-defined]
     assert loaded and loaded[0]["cache_dir"] == tmp_path
+
+
+def test_prewarm_loads_the_language_detector_only_for_a_cloud_stt(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The STT fallback identifies a cloud transcript's language from its text: the detector
+    loads in the job process before any job, not on the first transcript (which blocked the
+    job's event loop for ~0.4 s)."""
+    import languages
+    from interpreter.providers import local_tts, whisper_stt
+
+    loads: list[str] = []
+    monkeypatch.setattr(languages, "prewarm_detector", lambda: loads.append("langdetect"))
+    monkeypatch.setattr(whisper_stt, "default_vad", lambda **_: object())
+    monkeypatch.setattr(whisper_stt.WhisperSTT, "prewarm", lambda self: None)
+    monkeypatch.setattr(whisper_stt.WhisperSTT, "warm_up", lambda self: None)
+    monkeypatch.setattr(local_tts.LocalTTS, "prewarm", lambda self: None)
+    EmbeddedStack(load_settings(translation_neural=False)).prewarm()
+    assert loads == []
+    monkeypatch.setenv("ASSEMBLYAI_API_KEY", "k")
+    EmbeddedStack(load_settings(stt="assemblyai", translation_neural=False)).prewarm()
+    assert loads == ["langdetect"]

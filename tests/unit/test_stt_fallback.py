@@ -263,3 +263,18 @@ def test_the_watchdog_needs_a_stretch_of_unanswered_speech() -> None:
     assert talk.stalled(2.0)
     talk.answered()
     assert not talk.stalled(10.0)
+
+
+async def test_a_fallback_whose_own_vad_hears_nothing_hands_back_to_the_recovered_primary() -> None:
+    # the second link answers per utterance (no interim results, so no stall watchdog) and
+    # its own VAD rejects what the energy detector calls speech (OpenAI transcription behind
+    # Silero, fed tones): it says nothing at all. Once the primary is back, the chain must
+    # not wait for a boundary that link will never give: it replays the audio into the
+    # primary, and nothing is lost
+    primary = ToneSTT(name="cloud", fail_after=8, failures=1)
+    deaf = ToneSTT(name="deaf", stall=True, interim_results=False)
+    embedded = ToneSTT(name="embedded")
+    finals = await transcribe(chain(primary, deaf, embedded), MEETING, pace=0.006)
+    assert [f.text for f in finals] == list(MEETING)
+    assert {f.provider for f in finals} == {"cloud"}
+    assert deaf.streams >= 1 and embedded.streams == 0
