@@ -499,6 +499,8 @@ class WhisperDecoder:
             suppress_tokens=fw.suppressed_tokens(tokenizer),
         )[0]
         tokens = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
+        # the decoder ran into the cap instead of ending: nothing but a loop makes it that long
+        capped = len(result.sequences_ids[0]) >= max_new
         text = tokenizer.decode(tokens)
         # generate() returns the length-normalised log-probability; Whisper averages over
         # tokens + 1 (the end token), as faster-whisper does.
@@ -531,8 +533,10 @@ class WhisperDecoder:
         )
         guards = self._guards
         doubtful = no_speech > guards.weak_no_speech or avg_logprob < guards.weak_logprob
-        if reason == "repetition" and not doubtful:
-            # a confident decode that looped: keep what it heard once
+        if (reason == "repetition" or (capped and reason is None)) and not doubtful:
+            # a confident decode that looped: keep what it heard once (a loop of a whole
+            # sentence two and a half times compresses too little to count as "repetition",
+            # but a decode that only stopped at the cap and ends in a loop is one)
             first = first_copy(tokens)
             if first is not None:
                 tokens = first

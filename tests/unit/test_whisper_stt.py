@@ -449,3 +449,19 @@ def test_the_model_is_loaded_once_per_process() -> None:
     assert load_whisper_model() is load_whisper_model()
     model_bin = whisper_model.whisper_model_dir() / "model.bin"
     assert model_bin.stat().st_size == whisper_model.MODEL_BIN_SIZE
+
+
+@pytest.mark.model
+def test_a_decode_that_stopped_at_its_token_cap_keeps_one_copy_of_its_loop(
+    engine: WhisperSTT, tmp_path: Path
+) -> None:
+    # Whisper base loops on this espeak-ng sentence every time (a whole sentence 2.5 times,
+    # too little compression to count as "repetition"); in a meeting the copies were aligned
+    # into real audio and reached the captions
+    pcm = render(tmp_path, "Ahora vamos a ver los números con más detalle.", "es")
+    audio = pcm.astype(np.float32) / 32768.0
+    decoding = engine._load_decoder().transcribe(audio, allowed=[EN, ES], prior=ES)
+    text = " ".join(word.text.strip() for word in decoding.words)
+    assert decoding.looped, text
+    assert text.count("Ahora") == 1, text
+    assert text.startswith("Ahora vamos a ver") and text.endswith("."), text
