@@ -40,6 +40,7 @@ bench: setup-test
 	$(PY) -m bench.mt
 	$(PY) -m bench.meeting
 	$(PY) -m bench.meeting --capacity
+	$(PY) -m bench.job_split
 	$(PY) -m bench.monologue
 	$(PY) -m bench.turn_end
 	$(PY) -m bench.export

@@ -19,6 +19,7 @@ on the event loop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import datetime
 import functools
@@ -56,6 +57,7 @@ __all__ = [
     "TranscriptWriter",
     "create_tables",
     "database_url",
+    "write_transaction",
 ]
 
 logger = logging.getLogger("captions.store")
@@ -91,6 +93,17 @@ def create_tables(
             if attempt == attempts - 1:
                 raise
             time.sleep(0.1 * (attempt + 1))
+
+
+@contextlib.contextmanager
+def write_transaction(engine: sa.Engine) -> Iterator[Connection]:
+    """A write transaction on ``engine`` (committed on success). On SQLite it takes the write
+    lock at once (``BEGIN IMMEDIATE``, waiting up to the busy timeout), so a transaction that
+    reads before it writes queues for the lock instead of failing when its read went stale."""
+    with engine.begin() as conn:
+        if engine.dialect.name == "sqlite":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        yield conn
 
 
 def _add_missing_columns(engine: sa.Engine, tables: sa.MetaData) -> None:

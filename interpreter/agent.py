@@ -62,18 +62,22 @@ from languages import Language, all_languages, normalize_language
 __all__ = [
     "GLOSSARY_POLL",
     "AgentTunings",
+    "JobSpeaker",
     "Providers",
     "RoomGlossaries",
     "SpeakerAgent",
     "Transcripts",
     "agent_join_arguments",
     "speaker_agent_session",
+    "speaker_of_job",
 ]
 
 logger = logging.getLogger("interpreter.agent")
 
 GLOSSARY_POLL = 2.0
 """Seconds between two looks at the room's glossary revision (a change applies within this)."""
+SPEAKER_WAIT = 10.0
+"""Seconds a relaunched translator waits for its speaker to be in the room."""
 
 
 class Providers(Protocol):
@@ -534,6 +538,34 @@ async def _room_glossaries(transcripts: TranscriptStore) -> GlossaryStore | None
     return glossaries
 
 
+@dataclass(frozen=True, slots=True)
+class JobSpeaker:
+    """The participant a job interprets."""
+
+    identity: str
+    name: str
+    attributes: Mapping[str, str]
+
+
+async def speaker_of_job(ctx: JobContext, *, within: float = SPEAKER_WAIT) -> JobSpeaker | None:
+    """Who this job interprets: the participant of a publisher job; for a job the worker
+    started itself (:func:`interpreter.recovery.relaunch`: a room job with no participant),
+    the speaker its token's ``interpreter.source`` attribute names, as the room shows them.
+    ``None`` when that speaker is not in the room ``within`` seconds."""
+    if ctx.job.HasField("participant") and ctx.job.participant.identity:
+        p = ctx.job.participant
+        return JobSpeaker(identity=p.identity, name=p.name, attributes=dict(p.attributes))
+    identity = (ctx.token_claims().attributes or {}).get(ATTR_SOURCE, "")
+    if not identity:
+        return None
+    try:
+        async with asyncio.timeout(within):
+            remote = await ctx.wait_for_participant(identity=identity)
+    except TimeoutError:
+        return None
+    return JobSpeaker(identity=remote.identity, name=remote.name, attributes=remote.attributes)
+
+
 async def speaker_agent_session(ctx: JobContext) -> None:
     """The job entrypoint: one speaker's agent."""
     from interpreter.stack import EmbeddedStack
@@ -542,6 +574,11 @@ async def speaker_agent_session(ctx: JobContext) -> None:
     if not isinstance(stack, EmbeddedStack):
         stack = EmbeddedStack()
     await ctx.connect(auto_subscribe=AutoSubscribe.SUBSCRIBE_NONE)
+    participant = await speaker_of_job(ctx)
+    if participant is None:
+        logger.info("speaker not in the room: nothing to interpret", extra={"room": ctx.room.name})
+        ctx.shutdown("speaker not in the room")
+        return
     # job processes inherit the environment, so INTERPRETER_DB_URL reaches them
     settings = load_settings()
     transcripts = await TranscriptStore.open(
@@ -549,7 +586,6 @@ async def speaker_agent_session(ctx: JobContext) -> None:
     )
     glossaries = await _room_glossaries(transcripts)
     meeting = await meeting_of(ctx.room)
-    participant = ctx.job.participant
     agent = SpeakerAgent(
         room=ctx.room,
         speaker_identity=participant.identity,

@@ -73,6 +73,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="worker /healthz and /readyz port (8083)",
     )
     up.add_argument("--web-port", type=int, help="web app port (8080)")
+    up.add_argument(
+        "--nodes",
+        type=int,
+        default=1,
+        help="LiveKit nodes sharing a Redis that up starts too (1; 2 to try multi-node: ports"
+        " +10 per node, Redis on INTERPRETER_REDIS_PORT, 7879)",
+    )
+    up.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="translator workers, spread over the nodes (1; worker ports +10 per worker)",
+    )
+    up.add_argument(
+        "--redis-port", type=int, help="Redis port for --nodes 2 or more (INTERPRETER_REDIS_PORT)"
+    )
 
     server = sub.add_parser(
         "server",
@@ -150,6 +166,8 @@ def _settings_from(args: argparse.Namespace) -> Settings:
     skip = (
         "command",
         "install_only",
+        "nodes",
+        "workers",
         "older_than",
         *transcript_args,
         *glossary_args,
@@ -176,7 +194,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "up":
             from interpreter.supervisor import run_up
 
-            return run_up(settings)
+            return run_up(settings, nodes=args.nodes, workers=args.workers)
         if args.command == "server":
             return _run_server(settings, install_only=args.install_only)
         if args.command == "transcript":

@@ -125,7 +125,10 @@ def _port_free(host: str, port: int, kind: int) -> bool:
 class LiveKitServer:
     """One livekit-server process on loopback.
 
-    ``start()`` returns once ``GET /`` answers 200; ``stop()`` terminates it (SIGTERM, then
+    ``redis`` (``host:port``) makes it one node of a multi-node deployment: every node given
+    the same Redis shares rooms with the others, and a client may connect through any of them
+    (see :class:`~interpreter.cluster.LiveKitCluster`). ``start()`` returns once ``GET /``
+    answers 200; ``stop()`` terminates it (SIGTERM, then
     SIGKILL after a grace period). Also a context manager.
     """
 
@@ -140,6 +143,7 @@ class LiveKitServer:
         dev_keys: bool,
         log_file: Path | None = None,
         json_logs: bool = False,
+        redis: str | None = None,
     ) -> None:
         self.binary = binary
         self.host = host
@@ -149,6 +153,7 @@ class LiveKitServer:
         self._dev_keys = dev_keys
         self.log_file = log_file
         self._json_logs = json_logs
+        self.redis = redis
         self._proc: subprocess.Popen[bytes] | None = None
         self._log_handle: int | None = None
 
@@ -181,7 +186,8 @@ class LiveKitServer:
         return self._proc.pid if self._proc else None
 
     def config_yaml(self) -> str:
-        """The server configuration: loopback only, our ports, our keys."""
+        """The server configuration: loopback only, our ports, our keys (and Redis, for a
+        node of several)."""
         lines = [
             f"port: {self.ports.http}",
             "rtc:",
@@ -202,6 +208,8 @@ class LiveKitServer:
         ]
         if self._json_logs:
             lines.append("  json: true")
+        if self.redis is not None:
+            lines += ["redis:", f"  address: {self.redis}"]
         return "\n".join(lines) + "\n"
 
     def _check_ports(self) -> None:

@@ -3,11 +3,13 @@
 LiveKit dispatches a publisher job once, when a participant first publishes. A speaker who
 published while no worker was registered, or whose translator died with its worker, gets no
 second dispatch. So a worker, once registered, looks through the server's rooms for speakers
-without a ``translator-<identity>`` participant and starts their translator jobs itself.
+without a ``translator-<identity>`` participant and starts their translator jobs itself. With
+several workers, only the one holding the ``orphan-sweep`` lease in the shared database looks
+(:class:`interpreter.worker.OrphanSweep`), so no speaker is relaunched twice by two workers.
 
 Who is an orphan (:func:`orphans_in`) and when one is due (:class:`OrphanStrikes`) are plain
 decisions on room listings; :func:`find_orphans` asks the server, :func:`relaunch` starts the
-job that :func:`recovery_job` describes.
+translator job with the token :func:`recovery_token` mints.
 """
 
 from __future__ import annotations
@@ -19,8 +21,7 @@ from dataclasses import dataclass
 
 from livekit import api
 from livekit.agents import AgentServer
-from livekit.agents.job import JobAcceptArguments, RunningJobInfo
-from livekit.protocol import agent, models
+from livekit.protocol import models
 
 from interpreter.agent import agent_join_arguments
 from interpreter.config import Settings
@@ -31,7 +32,7 @@ __all__ = [
     "OrphanStrikes",
     "find_orphans",
     "orphans_in",
-    "recovery_job",
+    "recovery_token",
     "relaunch",
 ]
 
@@ -108,11 +109,11 @@ class OrphanStrikes:
         return out
 
 
-def recovery_job(settings: Settings, orphan: Orphan, *, worker_id: str) -> RunningJobInfo:
-    """The publisher job a dispatch would have started for ``orphan``, with the agent's
-    token."""
+def recovery_token(settings: Settings, orphan: Orphan) -> str:
+    """The token of ``orphan``'s translator agent: its identity, name and attributes (which say
+    whose translator it is: the job itself names no participant)."""
     accept = agent_join_arguments(orphan.speaker.identity, orphan.speaker.name)
-    token = (
+    return (
         api.AccessToken(settings.api_key, settings.api_secret)
         .with_identity(accept.identity)
         .with_name(accept.name)
@@ -129,34 +130,21 @@ def recovery_job(settings: Settings, orphan: Orphan, *, worker_id: str) -> Runni
         .with_ttl(AGENT_TOKEN_TTL)
         .to_jwt()
     )
-    job = agent.Job(
-        id=f"recovered-{orphan.room.sid}-{orphan.speaker.sid}",
-        room=orphan.room,
-        type=agent.JobType.JT_PUBLISHER,
-        participant=orphan.speaker,
-    )
-    return RunningJobInfo(
-        accept_arguments=JobAcceptArguments(
-            name=accept.name,
-            identity=accept.identity,
-            metadata=accept.metadata,
-            attributes=accept.attributes,
-        ),
-        job=job,
-        url=settings.ws_url,
-        token=token,
-        worker_id=worker_id,
-        fake_job=False,
-    )
 
 
 async def relaunch(server: AgentServer, settings: Settings, orphan: Orphan) -> None:
-    """Start a publisher job for ``orphan`` on this worker, as a dispatch would have."""
-    info = recovery_job(settings, orphan, worker_id=server.id)
-    # livekit-agents 1.8 has no public call for a job the server did not dispatch; this is
-    # the call its own simulate_job makes
-    await server._proc_pool.launch_job(info)
+    """Start ``orphan``'s translator on this worker, as a dispatch would have.
+
+    livekit-agents' public call for a job the server did not dispatch is
+    :meth:`~livekit.agents.AgentServer.simulate_job`, which starts a *room* job; the agent
+    joins with :func:`recovery_token`, and the entrypoint finds its speaker from the token's
+    attributes (:func:`interpreter.agent.speaker_of_job`)."""
+    await server.simulate_job(
+        orphan.room.name,
+        room_info=orphan.room,
+        token=recovery_token(settings, orphan),
+    )
     logger.info(
         "translator relaunched for a speaker without one",
-        extra={"room": orphan.room.name, "job_id": info.job.id},
+        extra={"room": orphan.room.name, "speaker_sid": orphan.speaker.sid},
     )

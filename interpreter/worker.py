@@ -4,7 +4,9 @@ LiveKit dispatches a *publisher* job for every participant who publishes a track
 :func:`~interpreter.agent.speaker_agent_session` (see :mod:`interpreter.agent`). Every job runs
 in its own process, started by livekit-agents from a forkserver, so the entrypoint, the request
 handler and the prewarm hook are module-level functions. Once registered, the worker also
-sweeps the server's rooms for speakers left without an agent (:mod:`interpreter.recovery`).
+sweeps the server's rooms for speakers left without an agent (:mod:`interpreter.recovery`):
+one sweep task per worker, kept across re-registrations, and one sweeping worker at a time
+among all that share the database (a :class:`~interpreter.lease.Lease`).
 Its probes (``/healthz``, ``/readyz``) are served on a port of their own
 (:mod:`interpreter.health`).
 """
@@ -17,24 +19,29 @@ import logging
 import os
 import signal
 import warnings
-from typing import Any
+from collections.abc import AsyncIterator
 
 from jwt.warnings import InsecureKeyLengthWarning
 from livekit.agents import AgentServer, JobProcess, JobRequest, utils
 from livekit.agents.worker import ServerType
 from livekit.protocol import models
 
+from captions.store import TranscriptStore, database_url
 from interpreter.agent import agent_join_arguments, speaker_agent_session
 from interpreter.config import Settings, load_settings
 from interpreter.health import WorkerReadiness, mark_models_loaded, run_dir, serve_probes
+from interpreter.lease import Lease, process_holder_id
 from interpreter.processes import REGISTERED_MARKER
 from interpreter.recovery import ORPHAN_SWEEP, OrphanStrikes, find_orphans, relaunch
 from interpreter.stack import EmbeddedStack
 from interpreter.tasks import count_failure, spawn
 
-__all__ = ["build_agent_server", "run_worker"]
+__all__ = ["SWEEP_LEASE", "OrphanSweep", "build_agent_server", "run_worker", "sweep_lease_ttl"]
 
 logger = logging.getLogger("interpreter.worker")
+
+SWEEP_LEASE = "orphan-sweep"
+"""The name of the lease that lets one worker at a time sweep for orphans."""
 
 
 def prewarm(proc: JobProcess) -> None:
@@ -97,7 +104,7 @@ async def _serve(settings: Settings) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
 
-    recovering: set[asyncio.Task[Any]] = set()
+    sweep = OrphanSweep(server, settings)
     readiness = WorkerReadiness(
         models_dir=run_dir(settings) if settings.worker_idle_processes > 0 else None
     )
@@ -108,7 +115,7 @@ async def _serve(settings: Settings) -> None:
     def _registered(worker_id: str, server_info: object) -> None:
         logger.info("worker registered", extra={"worker_id": worker_id, "url": settings.ws_url})
         readiness.registered(worker_id)
-        spawn(_recover_orphans(server, settings), task="orphan-sweep", owner=recovering)
+        sweep.start()  # a re-registration (reconnect) keeps the running sweep
 
     run = asyncio.create_task(server.run(devmode=False), name="agent-server")
     stopper = asyncio.create_task(stop.wait(), name="stop-signal")
@@ -118,7 +125,7 @@ async def _serve(settings: Settings) -> None:
     stopper.cancel()
     readiness.stopping = True
     try:
-        await utils.aio.cancel_and_wait(*recovering)
+        await sweep.aclose()
         logger.info("worker stopping")
         await server.aclose()
     finally:
@@ -132,23 +139,120 @@ async def _serve(settings: Settings) -> None:
             await run
 
 
-async def _recover_orphans(server: AgentServer, settings: Settings) -> None:
-    """Give every speaker without an agent one (see recovery.py): those already in rooms when
-    the worker registers at once, later ones once two sweeps in a row saw them. A failed sweep
-    is logged and counted; the next one runs on time."""
-    strikes = OrphanStrikes()
-    interval = ORPHAN_SWEEP if settings.orphan_sweep is None else settings.orphan_sweep
-    first = True
-    while True:
+def sweep_lease_ttl(interval: float) -> float:
+    """How long one renewal of the sweep lease lasts: a missed renewal and a slow sweep later,
+    the holder still has it; a holder that died frees it this long after its last sweep."""
+    return 2 * interval + 5.0
+
+
+class OrphanSweep:
+    """The worker's orphan sweep: one task, started at the first registration and kept across
+    re-registrations, that relaunches speakers without an agent (see recovery.py) while this
+    worker holds the sweep lease.
+
+    Every sweep first takes or renews the lease, and renews it again before relaunching; a
+    worker without it (another worker sweeps, or the database is unreachable) lists nothing and
+    relaunches nothing. When the lease comes to this worker, the orphans it finds are due at
+    once (those speakers have waited at least a sweep); later ones once two sweeps in a row saw
+    them. A failed sweep is logged and counted; the next one runs on time. ``lease`` replaces
+    the database lease (tests); by default it is opened on the deployment database
+    (``INTERPRETER_DB_URL``) at the first sweep (retried at the next while it fails)."""
+
+    def __init__(
+        self, server: AgentServer, settings: Settings, *, lease: Lease | None = None
+    ) -> None:
+        self._server = server
+        self._settings = settings
+        self.interval = ORPHAN_SWEEP if settings.orphan_sweep is None else settings.orphan_sweep
+        self._lease = lease
+        self._store: TranscriptStore | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.holder = lease.holder if lease is not None else process_holder_id()
+
+    def start(self) -> None:
+        """Start the sweep unless it runs already."""
+        if self._task is None or self._task.done():
+            self._task = spawn(self._run(), task="orphan-sweep")
+
+    async def aclose(self) -> None:
+        """Stop sweeping and give the lease up, so another worker takes over at once."""
+        if self._task is not None:
+            await utils.aio.cancel_and_wait(self._task)
+        if self._lease is not None:
+            try:
+                await asyncio.wait_for(self._lease.release(), timeout=5.0)
+            except Exception as e:  # the lease then lapses on its own
+                count_failure("orphan-sweep", e)
+        if self._store is not None:
+            await self._store.aclose()
+            self._store = None
+
+    async def _open_lease(self) -> Lease:
+        if self._lease is None:
+            store = await TranscriptStore.open(
+                database_url(db_url=self._settings.db_url, data_dir=self._settings.data_dir)
+            )
+            lease = Lease(
+                store.engine,
+                name=SWEEP_LEASE,
+                holder=self.holder,
+                ttl=sweep_lease_ttl(self.interval),
+            )
+            try:
+                await lease.create_schema()
+            except BaseException:
+                await store.aclose()
+                raise
+            self._store, self._lease = store, lease
+        return self._lease
+
+    @contextlib.asynccontextmanager
+    async def _renewing(self, lease: Lease) -> AsyncIterator[None]:
+        """Keep renewing ``lease`` while relaunches run: one waits for a job process, which may
+        take longer than the lease lasts, and another worker must not take over meanwhile and
+        relaunch the same speakers."""
+
+        async def renew() -> None:
+            while True:
+                await asyncio.sleep(min(self.interval, lease.ttl / 3))
+                try:
+                    await lease.acquire()
+                except Exception as e:
+                    count_failure("orphan-sweep", e)
+
+        keeper = asyncio.create_task(renew(), name="orphan-sweep-lease")
         try:
-            for orphan in strikes.due(await find_orphans(settings)):
-                await relaunch(server, settings, orphan)
-        except Exception as e:
-            count_failure("orphan-sweep", e)
-        if first:
-            print(f"{REGISTERED_MARKER} with {settings.ws_url} (id {server.id})", flush=True)
-            first = False
-        await asyncio.sleep(interval)
+            yield
+        finally:
+            await utils.aio.cancel_and_wait(keeper)
+
+    async def _run(self) -> None:
+        strikes: OrphanStrikes | None = None
+        first = True
+        while True:
+            try:
+                lease = await self._open_lease()
+                if await lease.acquire():
+                    if strikes is None:
+                        logger.info("orphan sweep lease taken", extra={"holder": self.holder})
+                        strikes = OrphanStrikes()
+                    due = strikes.due(await find_orphans(self._settings))
+                    if due and await lease.acquire():
+                        async with self._renewing(lease):
+                            for orphan in due:
+                                await relaunch(self._server, self._settings, orphan)
+                elif strikes is not None:
+                    logger.info("orphan sweep lease lost", extra={"holder": self.holder})
+                    strikes = None
+            except Exception as e:
+                count_failure("orphan-sweep", e)
+            if first:
+                print(
+                    f"{REGISTERED_MARKER} with {self._settings.ws_url} (id {self._server.id})",
+                    flush=True,
+                )
+                first = False
+            await asyncio.sleep(self.interval)
 
 
 def run_worker(settings: Settings) -> None:

@@ -16,6 +16,10 @@ say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 # --- system packages ------------------------------------------------------------------------
 apt_packages=(ca-certificates espeak-ng coreutils apertium apertium-eng-spa apertium-fr-es apertium-es-pt
   apertium-spa-ita apertium-spa-cat apertium-eng-cat apertium-es-gl apertium-es-ro apertium-fra-cat)
+if [ "$profile" != "image" ]; then
+  # `up --nodes 2` and the multi-node tests start Redis for the LiveKit nodes themselves
+  apt_packages+=(redis-server)
+fi
 if [ "$profile" = "test" ]; then
   # browser tests drive Debian's Chromium; transcript tests also run against PostgreSQL
   apt_packages+=(chromium postgresql)

@@ -13,6 +13,7 @@ import pytest
 
 from interpreter.config import DEV_API_KEY, DEV_API_SECRET, load_settings
 from interpreter.livekit_server import LiveKitServer, ensure_server_binary
+from interpreter.testing.cluster import ClusterFixture, loopback_cluster
 from interpreter.testing.livekit import LiveKitFixture, WorkerProcess, free_server_ports
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -89,3 +90,15 @@ def worker(livekit_server: LiveKitFixture, output_dir: Path) -> Iterator[WorkerP
         yield proc
     finally:
         proc.stop()
+
+
+@pytest.fixture(scope="module")
+def livekit_cluster(output_dir: Path) -> Iterator[ClusterFixture]:
+    """Two livekit-server nodes (A, B) sharing a Redis of their own (Debian's redis-server, in
+    memory), on free loopback ports, development keys; for one test module."""
+    cluster = loopback_cluster(ensure_server_binary(load_settings()), output_dir / "cluster")
+    cluster.start()
+    try:
+        yield ClusterFixture(cluster, tuple(LiveKitFixture(node) for node in cluster.nodes))
+    finally:
+        cluster.stop()

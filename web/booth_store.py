@@ -25,8 +25,8 @@ import functools
 import logging
 import secrets
 import time
-from collections.abc import Callable, Collection, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Collection, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, TypeVar, cast
 
@@ -35,7 +35,7 @@ from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
 from captions.protocol import MAX_ROOM_NAME, PENDING_TTL
-from captions.store import create_tables
+from captions.store import create_tables, write_transaction
 from languages import Language
 from web.errors import WebError
 
@@ -218,14 +218,10 @@ class BoothStore:
             retryable = isinstance(e, (sa.exc.OperationalError, sa.exc.InterfaceError))
             raise BoothStoreError("booth database error", retryable=retryable) from e
 
-    @contextmanager
-    def _writing(self) -> Iterator[sa.Connection]:
-        with self._engine.begin() as conn:
-            if self._sqlite:
-                # take the write lock now (waiting up to the busy timeout), not at the first
-                # write, where a read snapshot gone stale would fail at once instead
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
-            yield conn
+    def _writing(self) -> AbstractContextManager[sa.Connection]:
+        # the write lock at once on SQLite, not at the first write, where a read snapshot gone
+        # stale would fail at once instead
+        return write_transaction(self._engine)
 
     def _write(
         self,

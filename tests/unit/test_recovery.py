@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+import itertools
+from pathlib import Path
+from typing import Any, cast
 
 import pytest
-from livekit import api
+from livekit import api, rtc
+from livekit.agents import AgentServer, JobContext
+from livekit.api.access_token import Claims
 from livekit.protocol import agent, models
 from prometheus_client import REGISTRY
 
+from captions.store import TranscriptStore
 from interpreter import worker
+from interpreter.agent import JobSpeaker, speaker_of_job
 from interpreter.config import load_settings
-from interpreter.recovery import Orphan, OrphanStrikes, orphans_in, recovery_job
+from interpreter.lease import Lease
+from interpreter.recovery import Orphan, OrphanStrikes, orphans_in, recovery_token, relaunch
+from interpreter.testing.livekit import wait_for
 
 ROOM = models.Room(sid="RM_1", name="meeting")
 OTHER_ROOM = models.Room(sid="RM_2", name="other")
@@ -68,30 +76,95 @@ def test_orphans_are_due_at_once_after_registration_then_after_two_sweeps() -> N
     assert strikes.due([ana]) == []
 
 
-def test_a_relaunch_builds_the_publisher_job_and_the_agents_token() -> None:
+def test_a_relaunch_token_names_the_speaker_the_agent_interprets() -> None:
     settings = load_settings(livekit_api_key="prod-key", livekit_api_secret="s" * 40)
     orphan = Orphan(ROOM, person("ana"))
-    info = recovery_job(settings, orphan, worker_id="AW_1")
-    assert info.job.type == agent.JobType.JT_PUBLISHER
-    assert info.job.participant.identity == "ana"
-    assert info.job.room.name == "meeting"
-    assert info.job.id == "recovered-RM_1-PA_ana"
-    assert info.accept_arguments.identity == "translator-ana"
-    assert info.accept_arguments.attributes == {
-        "interpreter.source": "ana",
-        "interpreter.languages": "",
-    }
-    assert info.url == settings.ws_url and info.worker_id == "AW_1"
-    claims = api.TokenVerifier(settings.api_key, settings.api_secret).verify(info.token)
+    token = recovery_token(settings, orphan)
+    claims = api.TokenVerifier(settings.api_key, settings.api_secret).verify(token)
     assert claims.identity == "translator-ana"
+    assert claims.name == "Translator (Ana)"
     assert claims.kind == "agent"
     assert claims.attributes == {"interpreter.source": "ana", "interpreter.languages": ""}
     assert claims.video is not None
     assert claims.video.room == "meeting" and claims.video.room_join and claims.video.agent
 
 
+async def test_a_relaunch_starts_the_job_through_the_public_simulate_job() -> None:
+    settings = load_settings(livekit_api_key="prod-key", livekit_api_secret="s" * 40)
+    calls: list[tuple[str, models.Room | None, str | None]] = []
+
+    class Server:
+        id = "AW_1"
+
+        async def simulate_job(
+            self,
+            room: str,
+            *,
+            fake_job: bool = False,
+            agent_identity: str | None = None,
+            room_info: models.Room | None = None,
+            token: str | None = None,
+        ) -> None:
+            assert not fake_job
+            calls.append((room, room_info, token))
+
+    orphan = Orphan(ROOM, person("ana"))
+    await relaunch(cast(AgentServer, Server()), settings, orphan)
+    [(room, room_info, token)] = calls
+    assert room == "meeting" and room_info == ROOM
+    assert token is not None
+    claims = api.TokenVerifier(settings.api_key, settings.api_secret).verify(token)
+    assert claims.attributes is not None and claims.attributes["interpreter.source"] == "ana"
+
+
+class FakeJobContext:
+    """What :func:`speaker_of_job` reads of a ``JobContext``."""
+
+    def __init__(self, job: agent.Job, token: str, room: dict[str, rtc.RemoteParticipant]):
+        self.job = job
+        self._token = token
+        self._room = room
+
+    def token_claims(self) -> Claims:
+        return api.TokenVerifier().verify(self._token, verify_signature=False)
+
+    async def wait_for_participant(self, *, identity: str) -> rtc.RemoteParticipant:
+        if identity not in self._room:
+            await asyncio.Event().wait()  # never joins
+        return self._room[identity]
+
+
+class Present:
+    def __init__(self, identity: str, name: str, attributes: dict[str, str]) -> None:
+        self.identity, self.name, self.attributes = identity, name, attributes
+
+
+async def test_a_relaunched_job_finds_its_speaker_from_the_token() -> None:
+    settings = load_settings(livekit_api_key="prod-key", livekit_api_secret="s" * 40)
+    orphan = Orphan(ROOM, person("ana"))
+    room_job = agent.Job(id="job-1", room=ROOM, type=agent.JobType.JT_ROOM)
+    ana = cast(rtc.RemoteParticipant, Present("ana", "Ana", {"language": "es"}))
+    ctx = FakeJobContext(room_job, recovery_token(settings, orphan), {"ana": ana})
+    found = await speaker_of_job(cast(JobContext, ctx))
+    assert found == JobSpeaker(identity="ana", name="Ana", attributes={"language": "es"})
+    gone = FakeJobContext(room_job, recovery_token(settings, orphan), {})
+    assert await speaker_of_job(cast(JobContext, gone), within=0.1) is None
+    # a dispatched publisher job names its participant itself
+    ben = person("ben")
+    publisher_job = agent.Job(
+        id="job-2", room=ROOM, type=agent.JobType.JT_PUBLISHER, participant=ben
+    )
+    dispatched = FakeJobContext(publisher_job, "", {})
+    found = await speaker_of_job(cast(JobContext, dispatched))
+    assert found is not None and found.identity == "ben" and found.name == "Ben"
+
+
+class Server:
+    id = "AW_1"
+
+
 async def test_a_failing_sweep_is_counted_and_the_next_sweep_runs(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], db_url: str
 ) -> None:
     calls: list[int] = []
     relaunched: list[str] = []
@@ -111,18 +184,113 @@ async def test_a_failing_sweep_is_counted_and_the_next_sweep_runs(
     monkeypatch.setattr(worker, "relaunch", relaunch)
     before = REGISTRY.get_sample_value("interpreter_task_failures_total", {"task": "orphan-sweep"})
 
-    class Server:
-        id = "AW_1"
-
-    task = asyncio.create_task(
-        worker._recover_orphans(Server(), load_settings(orphan_sweep=0.01))  # type: ignore[arg-type]
-    )
+    settings = load_settings(orphan_sweep=0.01, db_url=db_url)
+    sweep = worker.OrphanSweep(cast(AgentServer, Server()), settings)
+    sweep.start()
     try:
-        async with asyncio.timeout(2):
+        async with asyncio.timeout(5):
             await done.wait()
     finally:
-        task.cancel()
+        await sweep.aclose()
     after = REGISTRY.get_sample_value("interpreter_task_failures_total", {"task": "orphan-sweep"})
     assert (after or 0) - (before or 0) == 1
     assert relaunched == ["ana"]  # the first successful sweep relaunches at once
     assert "registered" in capsys.readouterr().out.lower()
+
+
+async def test_re_registrations_keep_one_sweep(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    listings: list[float] = []
+
+    async def find(settings: Any) -> list[Orphan]:
+        listings.append(asyncio.get_running_loop().time())
+        return []
+
+    monkeypatch.setattr(worker, "find_orphans", find)
+    settings = load_settings(orphan_sweep=0.5, data_dir=tmp_path)
+    sweep = worker.OrphanSweep(cast(AgentServer, Server()), settings)
+    try:
+        for _ in range(3):  # registered, then two reconnects
+            sweep.start()
+            await asyncio.sleep(0.05)
+        await wait_for(lambda: len(listings) >= 3, within=5, what="three sweeps")
+    finally:
+        await sweep.aclose()
+    gaps = [b - a for a, b in itertools.pairwise(listings)]
+    assert min(gaps) >= 0.45, f"several sweeps ran at once: {gaps}"
+
+
+async def test_of_two_workers_on_one_database_one_sweeps_and_the_other_takes_over(
+    monkeypatch: pytest.MonkeyPatch, db_url: str
+) -> None:
+    listed_by: list[int] = []
+    relaunched_by: list[int] = []
+    ana = Orphan(ROOM, person("ana"))
+
+    async def find(settings: Any) -> list[Orphan]:
+        listed_by.append(settings.worker_port)
+        return [ana]
+
+    async def relaunch(server: Any, settings: Any, orphan: Orphan) -> None:
+        relaunched_by.append(settings.worker_port)
+
+    monkeypatch.setattr(worker, "find_orphans", find)
+    monkeypatch.setattr(worker, "relaunch", relaunch)
+    # the lease lasts 2 x 0.2 + 5 s: the second worker takes over only once the first lets go
+    a = worker.OrphanSweep(
+        cast(AgentServer, Server()),
+        load_settings(orphan_sweep=0.2, db_url=db_url, worker_port=9001),
+    )
+    b = worker.OrphanSweep(
+        cast(AgentServer, Server()),
+        load_settings(orphan_sweep=0.2, db_url=db_url, worker_port=9002),
+    )
+    try:
+        a.start()
+        await wait_for(lambda: bool(listed_by), within=10, what="the first sweep")
+        b.start()
+        await asyncio.sleep(1.0)  # ~5 sweeps each
+        assert set(listed_by) == {9001}
+        assert relaunched_by and set(relaunched_by) == {9001}
+        await a.aclose()  # stopping gives the lease up: b sweeps from its next round
+        mark = len(listed_by)
+        await wait_for(lambda: 9002 in listed_by, within=10, what="the second worker's sweep")
+        assert set(listed_by[mark:]) == {9002}
+        assert relaunched_by[-1] == 9002  # due at once for the new sweeper
+    finally:
+        await a.aclose()
+        await b.aclose()
+
+
+async def test_a_relaunch_longer_than_the_lease_keeps_it_from_other_workers(
+    monkeypatch: pytest.MonkeyPatch, db_url: str
+) -> None:
+    store = await TranscriptStore.open(db_url)
+    mine = Lease(store.engine, name=worker.SWEEP_LEASE, holder="worker-a", ttl=0.6)
+    theirs = Lease(store.engine, name=worker.SWEEP_LEASE, holder="worker-b", ttl=0.6)
+    await mine.create_schema()
+    contended: list[bool] = []
+
+    async def find(settings: Any) -> list[Orphan]:
+        return [Orphan(ROOM, person("ana"))]
+
+    async def slow_relaunch(server: Any, settings: Any, orphan: Orphan) -> None:
+        for _ in range(8):  # 1.6 s waiting for a job process: well past the lease's 0.6 s
+            await asyncio.sleep(0.2)
+            contended.append(await theirs.acquire())
+
+    monkeypatch.setattr(worker, "find_orphans", find)
+    monkeypatch.setattr(worker, "relaunch", slow_relaunch)
+    sweep = worker.OrphanSweep(
+        cast(AgentServer, Server()), load_settings(orphan_sweep=10.0), lease=mine
+    )
+    try:
+        sweep.start()
+        await wait_for(lambda: len(contended) == 8, within=10, what="the slow relaunch")
+        assert not any(contended), "another worker took the lease during a relaunch"
+        await sweep.aclose()  # released: the other takes it at once
+        assert await theirs.acquire()
+    finally:
+        await sweep.aclose()
+        await store.aclose()
