@@ -138,7 +138,10 @@ async def test_stream_sends_stable_interims_then_a_final_with_word_times(
         events = await run_stream(engine, pcm, realtime=True)
     # each unit says where its time went: the wait for the end of speech, queue, decode
     units = [r for r in caplog.records if r.getMessage() == "unit decoded"]
-    assert len(units) == len(finals(events))
+    # a unit two interim decodes agreed on (a "boundary", more likely on a loaded machine)
+    # comes from an interim decode, which logs no "unit decoded" of its own
+    decoded_units = [f for f in finals(events) if (f.metadata or {}).get("commit") != "boundary"]
+    assert len(units) == len(decoded_units)
     decoded = units[-1]  # the pause after the speech closed the last unit
     # decoded as soon as the speaker paused, or after the VAD's end of speech
     assert decoded.commit in ("pause", "final")  # type: ignore[attr-defined]
