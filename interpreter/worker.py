@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import signal
 import warnings
@@ -36,7 +37,14 @@ from interpreter.recovery import ORPHAN_SWEEP, OrphanStrikes, find_orphans, rela
 from interpreter.stack import EmbeddedStack
 from interpreter.tasks import count_failure, spawn
 
-__all__ = ["SWEEP_LEASE", "OrphanSweep", "build_agent_server", "run_worker", "sweep_lease_ttl"]
+__all__ = [
+    "LEASE_HEARTBEAT",
+    "SWEEP_LEASE",
+    "OrphanSweep",
+    "build_agent_server",
+    "run_worker",
+    "sweep_lease_ttl",
+]
 
 logger = logging.getLogger("interpreter.worker")
 
@@ -139,10 +147,16 @@ async def _serve(settings: Settings) -> None:
             await run
 
 
-def sweep_lease_ttl(interval: float) -> float:
-    """How long one renewal of the sweep lease lasts: a missed renewal and a slow sweep later,
-    the holder still has it; a holder that died frees it this long after its last sweep."""
-    return 2 * interval + 5.0
+LEASE_HEARTBEAT = 5.0
+"""Seconds between two renewals of the sweep lease by its holder (and two tries by a worker
+waiting for it), at most the sweep interval: a holder that died frees the lease within
+:func:`sweep_lease_ttl` of it, whatever the sweep interval."""
+
+
+def sweep_lease_ttl(heartbeat: float) -> float:
+    """How long one renewal of the sweep lease lasts: a missed renewal later the holder still
+    has it; a holder that died frees it this long after its last renewal."""
+    return 2 * heartbeat + 5.0
 
 
 class OrphanSweep:
@@ -164,6 +178,7 @@ class OrphanSweep:
         self._server = server
         self._settings = settings
         self.interval = ORPHAN_SWEEP if settings.orphan_sweep is None else settings.orphan_sweep
+        self.heartbeat = min(self.interval, LEASE_HEARTBEAT)
         self._lease = lease
         self._store: TranscriptStore | None = None
         self._task: asyncio.Task[None] | None = None
@@ -196,7 +211,7 @@ class OrphanSweep:
                 store.engine,
                 name=SWEEP_LEASE,
                 holder=self.holder,
-                ttl=sweep_lease_ttl(self.interval),
+                ttl=sweep_lease_ttl(self.heartbeat),
             )
             try:
                 await lease.create_schema()
@@ -229,18 +244,23 @@ class OrphanSweep:
     async def _run(self) -> None:
         strikes: OrphanStrikes | None = None
         first = True
+        loop = asyncio.get_running_loop()
+        last_sweep = -math.inf
         while True:
             try:
                 lease = await self._open_lease()
-                if await lease.acquire():
+                if await lease.acquire():  # renewed every heartbeat, swept every interval
                     if strikes is None:
                         logger.info("orphan sweep lease taken", extra={"holder": self.holder})
                         strikes = OrphanStrikes()
-                    due = strikes.due(await find_orphans(self._settings))
-                    if due and await lease.acquire():
-                        async with self._renewing(lease):
-                            for orphan in due:
-                                await relaunch(self._server, self._settings, orphan)
+                        last_sweep = -math.inf  # sweep at once: the orphans have waited
+                    if loop.time() - last_sweep >= self.interval:
+                        last_sweep = loop.time()
+                        due = strikes.due(await find_orphans(self._settings))
+                        if due and await lease.acquire():
+                            async with self._renewing(lease):
+                                for orphan in due:
+                                    await relaunch(self._server, self._settings, orphan)
                 elif strikes is not None:
                     logger.info("orphan sweep lease lost", extra={"holder": self.holder})
                     strikes = None
@@ -252,7 +272,7 @@ class OrphanSweep:
                     flush=True,
                 )
                 first = False
-            await asyncio.sleep(self.interval)
+            await asyncio.sleep(self.heartbeat)
 
 
 def run_worker(settings: Settings) -> None:

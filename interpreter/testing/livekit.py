@@ -119,6 +119,19 @@ def worker_env(
     return environment
 
 
+def metric_sum(text: str, name: str, **labels: str) -> float:
+    """Sum of the samples of ``name`` in a Prometheus exposition ``text`` whose labels include
+    ``labels`` (``0.0`` when there is none)."""
+    total = 0.0
+    for line in text.splitlines():
+        if not line.startswith(name + "{") and not line.startswith(name + " "):
+            continue
+        head, value = line.rsplit(" ", 1)
+        if all(f'{k}="{v}"' in head for k, v in labels.items()):
+            total += float(value)
+    return total
+
+
 class WorkerProcess:
     """``python -m interpreter worker`` against the test server, logging to a file; ``env``
     adds or overrides variables of its environment (see :func:`worker_env`)."""

@@ -45,6 +45,7 @@ from interpreter.testing.livekit import (
     LiveKitFixture,
     WorkerProcess,
     free_server_ports,
+    metric_sum,
     wait_for,
 )
 
@@ -72,18 +73,6 @@ none; a receiver short of CPU may lose a few tens of milliseconds of it)."""
 
 def _words(text: str) -> list[str]:
     return re.findall(r"[a-z]+", text.lower())
-
-
-def _metric(text: str, name: str, **labels: str) -> float:
-    """Sum of the samples of ``name`` whose labels include ``labels``."""
-    total = 0.0
-    for line in text.splitlines():
-        if not line.startswith(name + "{") and not line.startswith(name + " "):
-            continue
-        head, value = line.rsplit(" ", 1)
-        if all(f'{k}="{v}"' in head for k, v in labels.items()):
-            total += float(value)
-    return total
 
 
 def _pcm(utterance: str) -> np.ndarray:
@@ -197,19 +186,21 @@ async def test_cloud_providers_failing_mid_meeting_lose_no_caption_and_no_voice(
             "interpreter_provider_fallbacks_total",
             "interpreter_provider_served_total",
         )
-        assert _metric(exposed, fallbacks, stage="stt", provider="assemblyai") >= 1
-        assert _metric(exposed, fallbacks, stage="tts", provider="azure") >= 1
+        assert metric_sum(exposed, fallbacks, stage="stt", provider="assemblyai") >= 1
+        assert metric_sum(exposed, fallbacks, stage="tts", provider="azure") >= 1
         if second == "azure":  # AssemblyAI before the cut and after it recovered, Azure between
             assert azure_stt.connections >= 1, "the STT never fell back to Azure"
-            assert _metric(exposed, served, stage="stt", provider="assemblyai") >= 2
-            assert _metric(exposed, served, stage="stt", provider="azure") >= 1
+            assert metric_sum(exposed, served, stage="stt", provider="assemblyai") >= 2
+            assert metric_sum(exposed, served, stage="stt", provider="azure") >= 1
         else:  # OpenAI heard nothing: AssemblyAI, back, transcribed what it missed
             assert not openai.transcription.requests
-            assert _metric(exposed, served, stage="stt") == len(UTTERANCES)
-            assert _metric(exposed, served, stage="stt", provider="assemblyai") == len(UTTERANCES)
-        assert _metric(exposed, served, stage="tts", provider="azure") == TTS_FAULT_AFTER
-        assert _metric(exposed, served, stage="tts", provider="openai") >= 1
-        assert _metric(exposed, served, stage="tts", provider="embedded") == 0
+            assert metric_sum(exposed, served, stage="stt") == len(UTTERANCES)
+            assert metric_sum(exposed, served, stage="stt", provider="assemblyai") == len(
+                UTTERANCES
+            )
+        assert metric_sum(exposed, served, stage="tts", provider="azure") == TTS_FAULT_AFTER
+        assert metric_sum(exposed, served, stage="tts", provider="openai") >= 1
+        assert metric_sum(exposed, served, stage="tts", provider="embedded") == 0
         log = worker.log()
         assert "STT provider failed; replaying into the next" in log
         assert "STT provider back" in log  # the chain left the fallback for AssemblyAI

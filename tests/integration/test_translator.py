@@ -11,7 +11,7 @@ from livekit import rtc
 
 from interpreter.testing.audio import active_span
 from interpreter.testing.clients import Speaker, join_listener
-from interpreter.testing.livekit import LiveKitFixture, WorkerProcess, wait_for
+from interpreter.testing.livekit import LiveKitFixture, WorkerProcess, metric_sum, wait_for
 from interpreter.testing.speech import (
     ENGLISH,
     ENGLISH_IN_SPANISH,
@@ -114,7 +114,7 @@ async def test_spanish_speaker_is_interpreted_into_english(
             ),
             ("interpreter_first_audio_seconds_count", {"target_language": "en"}),
         ):
-            grown = _metric(after, name, **labels) - _metric(before, name, **labels)
+            grown = metric_sum(after, name, **labels) - metric_sum(before, name, **labels)
             assert grown >= 1, f"{name}{labels} did not grow in /metrics"
     finally:
         await ana_room.disconnect()
@@ -294,18 +294,6 @@ async def test_silence_and_noise_publish_no_caption(
         await lena_room.disconnect()
 
 
-def _metric(text: str, name: str, **labels: str) -> float:
-    """Sum of the samples of ``name`` whose labels include ``labels``."""
-    total = 0.0
-    for line in text.splitlines():
-        if not line.startswith(name + "{") and not line.startswith(name + " "):
-            continue
-        head, value = line.rsplit(" ", 1)
-        if all(f'{k}="{v}"' in head for k, v in labels.items()):
-            total += float(value)
-    return total
-
-
 async def test_a_failing_language_does_not_stop_the_others_and_republishing_is_picked_up(
     livekit_server: LiveKitFixture, worker: WorkerProcess, tmp_path: Path
 ) -> None:
@@ -345,7 +333,7 @@ async def test_a_failing_language_does_not_stop_the_others_and_republishing_is_p
         assert lena.finals(language="de") == []
         errors = await asyncio.to_thread(worker.metrics)
         assert (
-            _metric(errors, "interpreter_stage_errors_total", stage="translation", language="de")
+            metric_sum(errors, "interpreter_stage_errors_total", stage="translation", language="de")
             >= 1
         )
 
@@ -421,7 +409,7 @@ async def test_a_live_interpreter_is_captioned_not_translated_and_metrics_are_se
                 {"language": "en", "translated": "false"},
             ),
         ):
-            grown = _metric(after, name, **labels) - _metric(before, name, **labels)
+            grown = metric_sum(after, name, **labels) - metric_sum(before, name, **labels)
             assert grown >= 1, f"{name}{labels} did not grow in /metrics"
         await pablo.aclose()
     finally:
