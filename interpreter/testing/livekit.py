@@ -171,7 +171,11 @@ class WorkerProcess:
     @property
     def data_dir(self) -> Path:
         """The worker's ``INTERPRETER_DATA_DIR`` (its transcript database is there)."""
-        return self.log_file.parent / "worker-data"
+        # a worker of its own (another log file) gets a database of its own: workers sharing
+        # one database share the orphan-sweep lease, and the session's worker (worker.log)
+        # serves another LiveKit server than a test's own worker
+        stem = self.log_file.stem
+        return self.log_file.parent / ("worker-data" if stem == "worker" else f"{stem}-data")
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         """Run ``python -m interpreter ARGS`` on the worker's data (its database); a failure
