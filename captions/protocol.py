@@ -24,6 +24,7 @@ __all__ = [
     "ATTR_LANGUAGE",
     "ATTR_ROLE",
     "ATTR_SOURCE",
+    "ATTR_WORKER",
     "BOOTH_ACTIONS",
     "BOOTH_PENDING_KINDS",
     "BOOTH_VOICES",
@@ -72,6 +73,9 @@ ATTR_INTERPRETER_LANGUAGES: Final = "interpreter.languages"
 """On a translator agent: the codes it voices; on a human interpreter: their language pair."""
 ATTR_INTERPRETER_LIVE: Final = "interpreter.live"
 """On a human interpreter: the language they are live on (empty otherwise); server-side only."""
+ATTR_WORKER: Final = "interpreter.worker"
+"""On a translator agent: the presence name of the worker process that runs it (set by its
+token). A translator whose worker stopped renewing its presence is relaunched elsewhere."""
 
 # --- roles ------------------------------------------------------------------------------------
 ROLE_PARTICIPANT: Final = "participant"

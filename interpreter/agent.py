@@ -35,10 +35,11 @@ from captions.protocol import (
     ATTR_LANGUAGE,
     ATTR_ROLE,
     ATTR_SOURCE,
+    ATTR_WORKER,
     ROLE_INTERPRETER,
     agent_identity,
 )
-from captions.store import Meeting, TranscriptStore, TranscriptWriter, database_url
+from captions.store import Meeting, TranscriptStore, database_url
 from glossary import Glossary, GlossaryError, GlossaryStoreError
 from glossary.store import GlossaryStore
 from interpreter import metrics
@@ -55,6 +56,7 @@ from interpreter.pacing import Pacing
 from interpreter.pipeline import TRANSLATION_TIMEOUT, HeldUnits, SpeakerPipeline
 from interpreter.takeover import MUTE_GRACE, CoverChange, Seat, Takeover
 from interpreter.tasks import count_failure, retry, spawn
+from interpreter.transcript_queue import TranscriptQueue, Transcripts
 from interpreter.translation.engine import TranslationEngine
 from interpreter.voice_channel import AudioSourceFactory
 from languages import Language, all_languages, normalize_language
@@ -100,12 +102,6 @@ class RoomGlossaries(Protocol):
     async def load(self, room: str) -> tuple[int, Glossary] | None: ...
 
 
-class Transcripts(TranscriptWriter, Protocol):
-    """The transcript store as the agent uses it (it closes the store when it ends)."""
-
-    async def aclose(self) -> None: ...
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AgentTunings:
     """The agent's timings; each default lives with the class or module that uses it."""
@@ -133,13 +129,20 @@ def _given(value: float | None, default: float) -> float:
     return default if value is None else value
 
 
-def agent_join_arguments(speaker_identity: str, speaker_name: str = "") -> JobAcceptArguments:
-    """How the agent of ``speaker_identity`` joins: identity, display name, attributes."""
+def agent_join_arguments(
+    speaker_identity: str, speaker_name: str = "", *, worker: str = ""
+) -> JobAcceptArguments:
+    """How the agent of ``speaker_identity`` joins: identity, display name, attributes;
+    ``worker`` is the presence name of the worker that runs it (see
+    :class:`interpreter.worker.OrphanSweep`)."""
+    attributes = {ATTR_SOURCE: speaker_identity, ATTR_INTERPRETER_LANGUAGES: ""}
+    if worker:
+        attributes[ATTR_WORKER] = worker
     return JobAcceptArguments(
         name=f"Translator ({speaker_name or speaker_identity})",
         identity=agent_identity(speaker_identity),
         metadata="",
-        attributes={ATTR_SOURCE: speaker_identity, ATTR_INTERPRETER_LANGUAGES: ""},
+        attributes=attributes,
     )
 
 
@@ -581,10 +584,12 @@ async def speaker_agent_session(ctx: JobContext) -> None:
         return
     # job processes inherit the environment, so INTERPRETER_DB_URL reaches them
     settings = load_settings()
-    transcripts = await TranscriptStore.open(
+    store = await TranscriptStore.open(
         database_url(db_url=settings.db_url, data_dir=settings.data_dir)
     )
-    glossaries = await _room_glossaries(transcripts)
+    glossaries = await _room_glossaries(store)
+    # a database outage delays transcript lines (queued in order), never captions
+    transcripts = TranscriptQueue(store)
     meeting = await meeting_of(ctx.room)
     agent = SpeakerAgent(
         room=ctx.room,

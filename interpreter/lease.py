@@ -11,6 +11,10 @@ starts with ``BEGIN IMMEDIATE`` and writers queue for the lock.
 Expiry is judged by the database's clock (unless a clock is injected, for tests), so workers on
 machines whose clocks disagree still agree on who holds the lease. A holder that stops renewing
 (killed, cut off from the database) loses the lease ``ttl`` seconds after its last renewal.
+
+A lease of one's own, kept by renewing it, is a *presence*: :func:`lease_states` tells the live
+from the lapsed under a name prefix (workers alive and dead), :func:`forget_expired` deletes
+long-lapsed ones.
 """
 
 from __future__ import annotations
@@ -30,7 +34,15 @@ from sqlalchemy.dialects import sqlite as sqlite_dialect
 from captions.store import create_tables, write_transaction
 from interpreter.errors import InterpreterError
 
-__all__ = ["Lease", "LeaseError", "leases", "metadata", "process_holder_id"]
+__all__ = [
+    "Lease",
+    "LeaseError",
+    "forget_expired",
+    "lease_states",
+    "leases",
+    "metadata",
+    "process_holder_id",
+]
 
 logger = logging.getLogger("interpreter.lease")
 
@@ -87,7 +99,7 @@ class Lease:
             raise ValueError(f"a lease name has 1 to {_NAME} characters, a holder 1 to {_HOLDER}")
         if ttl <= 0:
             raise ValueError("a lease lives a positive number of seconds")
-        self._engine = engine
+        self.engine = engine
         self._sqlite = dialect == "sqlite"
         self._insert = sqlite_dialect.insert if self._sqlite else pg_dialect.insert
         self.name = name
@@ -97,7 +109,7 @@ class Lease:
 
     async def create_schema(self) -> None:
         """Create the lease table if it is missing (blocking work in a thread)."""
-        await self._run(create_tables, self._engine, metadata)
+        await self._run(create_tables, self.engine, metadata)
 
     async def acquire(self) -> bool:
         """Take the lease if it is free or expired, renew it if this holder has it; return
@@ -117,18 +129,10 @@ class Lease:
 
     # --- the synchronous core -----------------------------------------------------------------
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
-        try:
-            return await asyncio.to_thread(fn, *args)
-        except sa.exc.SQLAlchemyError as e:
-            retryable = isinstance(e, (sa.exc.OperationalError, sa.exc.InterfaceError))
-            raise LeaseError("lease database error", retryable=retryable) from e
+        return await _in_thread(fn, *args)
 
     def _now(self) -> sa.ColumnElement[float]:
-        if self._clock is not None:
-            return sa.literal(self._clock(), sa.Float)
-        if self._sqlite:
-            return sa.literal_column("((julianday('now') - 2440587.5) * 86400.0)", sa.Float)
-        return sa.literal_column("extract(epoch from clock_timestamp())::float8", sa.Float)
+        return _now(self.engine, self._clock)
 
     def _acquire(self) -> bool:
         t = leases
@@ -139,19 +143,81 @@ class Lease:
             set_={"holder": insert.excluded.holder, "expires": insert.excluded.expires},
             where=sa.or_(t.c.holder == insert.excluded.holder, t.c.expires <= now),
         ).returning(t.c.holder)
-        with write_transaction(self._engine) as conn:
+        with write_transaction(self.engine) as conn:
             row = conn.execute(upsert).first()
         return row is not None and row.holder == self.holder
 
     def _release(self) -> None:
         t = leases
-        with write_transaction(self._engine) as conn:
+        with write_transaction(self.engine) as conn:
             conn.execute(sa.delete(t).where(t.c.name == self.name, t.c.holder == self.holder))
 
     def _current_holder(self) -> str | None:
         t = leases
-        with self._engine.connect() as conn:
+        with self.engine.connect() as conn:
             found: str | None = conn.execute(
                 sa.select(t.c.holder).where(t.c.name == self.name, t.c.expires > self._now())
             ).scalar_one_or_none()
         return found
+
+
+async def lease_states(
+    engine: sa.Engine, prefix: str, *, clock: Callable[[], float] | None = None
+) -> dict[str, bool]:
+    """Every lease whose name starts with ``prefix``, and whether it is live (unexpired).
+
+    Raises :class:`LeaseError` when the database fails."""
+
+    def select() -> dict[str, bool]:
+        t = leases
+        live = (t.c.expires > _now(engine, clock)).label("live")
+        with engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(t.c.name, live).where(t.c.name.startswith(prefix, autoescape=True))
+            )
+            return {row.name: bool(row.live) for row in rows}
+
+    return await _in_thread(select)
+
+
+async def forget_expired(
+    engine: sa.Engine,
+    prefix: str,
+    *,
+    older_than: float,
+    clock: Callable[[], float] | None = None,
+) -> int:
+    """Delete the leases starting with ``prefix`` that expired more than ``older_than`` seconds
+    ago (presences of processes long gone); returns how many.
+
+    Raises :class:`LeaseError` when the database fails."""
+
+    def delete() -> int:
+        t = leases
+        with write_transaction(engine) as conn:
+            result = conn.execute(
+                sa.delete(t).where(
+                    t.c.name.startswith(prefix, autoescape=True),
+                    t.c.expires <= _now(engine, clock) - older_than,
+                )
+            )
+            return result.rowcount or 0
+
+    return await _in_thread(delete)
+
+
+def _now(engine: sa.Engine, clock: Callable[[], float] | None) -> sa.ColumnElement[float]:
+    """Now in Unix seconds: ``clock``'s, or else the database's."""
+    if clock is not None:
+        return sa.literal(clock(), sa.Float)
+    if engine.dialect.name == "sqlite":
+        return sa.literal_column("((julianday('now') - 2440587.5) * 86400.0)", sa.Float)
+    return sa.literal_column("extract(epoch from clock_timestamp())::float8", sa.Float)
+
+
+async def _in_thread(fn: Callable[..., T], *args: Any) -> T:
+    try:
+        return await asyncio.to_thread(fn, *args)
+    except sa.exc.SQLAlchemyError as e:
+        retryable = isinstance(e, (sa.exc.OperationalError, sa.exc.InterfaceError))
+        raise LeaseError("lease database error", retryable=retryable) from e

@@ -7,6 +7,12 @@ without a ``translator-<identity>`` participant and starts their translator jobs
 several workers, only the one holding the ``orphan-sweep`` lease in the shared database looks
 (:class:`interpreter.worker.OrphanSweep`), so no speaker is relaunched twice by two workers.
 
+A translator whose worker was killed stays in its room for about 20 s: LiveKit waits that long
+for a vanished connection to come back. Its ``interpreter.worker`` attribute names the worker's
+presence in the database; once that presence has lapsed (a worker never seen there is not
+judged), the translator counts as gone: the sweep removes it from the room and relaunches the
+speaker's translator at once.
+
 Who is an orphan (:func:`orphans_in`) and when one is due (:class:`OrphanStrikes`) are plain
 decisions on room listings; :func:`find_orphans` asks the server, :func:`relaunch` starts the
 translator job with the token :func:`recovery_token` mints.
@@ -16,13 +22,14 @@ from __future__ import annotations
 
 import datetime
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 from livekit import api
 from livekit.agents import AgentServer
 from livekit.protocol import models
 
+from captions.protocol import ATTR_WORKER
 from interpreter.agent import agent_join_arguments
 from interpreter.config import Settings
 
@@ -34,6 +41,7 @@ __all__ = [
     "orphans_in",
     "recovery_token",
     "relaunch",
+    "remove_stale_agent",
 ]
 
 logger = logging.getLogger("interpreter.recovery")
@@ -45,8 +53,12 @@ AGENT_TOKEN_TTL = datetime.timedelta(hours=24)
 
 @dataclass(frozen=True, slots=True)
 class Orphan:
+    """A speaker without a working translator; ``stale_agent`` is the identity of a translator
+    still in the room whose worker is gone (empty: there is none)."""
+
     room: models.Room
     speaker: models.ParticipantInfo
+    stale_agent: str = ""
 
 
 def _publishes_microphone(p: models.ParticipantInfo) -> bool:
@@ -58,28 +70,35 @@ def _publishes_microphone(p: models.ParticipantInfo) -> bool:
 
 def orphans_in(
     rooms: Iterable[tuple[models.Room, Sequence[models.ParticipantInfo]]],
+    *,
+    dead_workers: Collection[str] = (),
 ) -> list[Orphan]:
-    """Human speakers publishing a microphone with no translator agent in their room."""
+    """Human speakers publishing a microphone with no translator agent in their room, or whose
+    translator's worker (its ``interpreter.worker`` attribute) is among ``dead_workers``."""
     orphans: list[Orphan] = []
     for room, participants in rooms:
-        present = {p.identity for p in participants}
+        present = {p.identity: p for p in participants}
         for p in participants:
             if p.kind == models.ParticipantInfo.Kind.AGENT or not _publishes_microphone(p):
                 continue
-            if agent_join_arguments(p.identity, p.name).identity not in present:
+            agent = present.get(agent_join_arguments(p.identity, p.name).identity)
+            if agent is None:
                 orphans.append(Orphan(room=room, speaker=p))
+                continue
+            if agent.attributes.get(ATTR_WORKER, "") in dead_workers:
+                orphans.append(Orphan(room=room, speaker=p, stale_agent=agent.identity))
     return orphans
 
 
-async def find_orphans(settings: Settings) -> list[Orphan]:
-    """The orphans of every room on the server ``settings`` name."""
+async def find_orphans(settings: Settings, *, dead_workers: Collection[str] = ()) -> list[Orphan]:
+    """The orphans of every room on the server ``settings`` name (see :func:`orphans_in`)."""
     listing: list[tuple[models.Room, Sequence[models.ParticipantInfo]]] = []
     async with api.LiveKitAPI(settings.http_url, settings.api_key, settings.api_secret) as lk:
         rooms = await lk.room.list_rooms(api.ListRoomsRequest())
         for room in rooms.rooms:
             people = await lk.room.list_participants(api.ListParticipantsRequest(room=room.name))
             listing.append((room, list(people.participants)))
-    return orphans_in(listing)
+    return orphans_in(listing, dead_workers=dead_workers)
 
 
 class OrphanStrikes:
@@ -87,7 +106,8 @@ class OrphanStrikes:
 
     Right after the worker registers, every orphan is due at once (those speakers have been
     waiting). Later, an orphan is due once it has been seen in ``needed`` sweeps in a row: a
-    dispatch in flight takes a few seconds, not two sweeps.
+    dispatch in flight takes a few seconds, not two sweeps. An orphan whose translator's worker
+    is gone is due at once: no dispatch will come for it.
     """
 
     def __init__(self, *, needed: int = 2) -> None:
@@ -102,17 +122,18 @@ class OrphanStrikes:
         out: list[Orphan] = []
         for orphan in orphans:
             key = (orphan.room.sid, orphan.speaker.identity)
-            if self._strikes.get(key, 0) >= self._needed:
+            if orphan.stale_agent or self._strikes.get(key, 0) >= self._needed:
                 del self._strikes[key]
                 out.append(orphan)
         self._needed = self._needed_later
         return out
 
 
-def recovery_token(settings: Settings, orphan: Orphan) -> str:
+def recovery_token(settings: Settings, orphan: Orphan, *, worker: str = "") -> str:
     """The token of ``orphan``'s translator agent: its identity, name and attributes (which say
-    whose translator it is: the job itself names no participant)."""
-    accept = agent_join_arguments(orphan.speaker.identity, orphan.speaker.name)
+    whose translator it is: the job itself names no participant; and ``worker``, the presence
+    of the worker that runs it)."""
+    accept = agent_join_arguments(orphan.speaker.identity, orphan.speaker.name, worker=worker)
     return (
         api.AccessToken(settings.api_key, settings.api_secret)
         .with_identity(accept.identity)
@@ -132,19 +153,50 @@ def recovery_token(settings: Settings, orphan: Orphan) -> str:
     )
 
 
-async def relaunch(server: AgentServer, settings: Settings, orphan: Orphan) -> None:
-    """Start ``orphan``'s translator on this worker, as a dispatch would have.
+async def relaunch(
+    server: AgentServer, settings: Settings, orphan: Orphan, *, worker: str = ""
+) -> None:
+    """Start ``orphan``'s translator on this worker (presence ``worker``), as a dispatch would
+    have; a stale translator of a dead worker is removed from the room first.
 
     livekit-agents' public call for a job the server did not dispatch is
     :meth:`~livekit.agents.AgentServer.simulate_job`, which starts a *room* job; the agent
     joins with :func:`recovery_token`, and the entrypoint finds its speaker from the token's
     attributes (:func:`interpreter.agent.speaker_of_job`)."""
+    if orphan.stale_agent:
+        await remove_stale_agent(settings, orphan)
     await server.simulate_job(
         orphan.room.name,
         room_info=orphan.room,
-        token=recovery_token(settings, orphan),
+        token=recovery_token(settings, orphan, worker=worker),
     )
     logger.info(
         "translator relaunched for a speaker without one",
-        extra={"room": orphan.room.name, "speaker_sid": orphan.speaker.sid},
+        extra={
+            "room": orphan.room.name,
+            "speaker_sid": orphan.speaker.sid,
+            "replaces": orphan.stale_agent or None,
+        },
+    )
+
+
+async def remove_stale_agent(settings: Settings, orphan: Orphan) -> None:
+    """Take ``orphan``'s stale translator out of its room (listeners see it leave at once, not
+    when LiveKit gives up waiting for it). One already gone is no error; a failure is logged,
+    and the relaunched translator, joining with the same identity, replaces it anyway."""
+    try:
+        async with api.LiveKitAPI(settings.http_url, settings.api_key, settings.api_secret) as lk:
+            await lk.room.remove_participant(
+                api.RoomParticipantIdentity(room=orphan.room.name, identity=orphan.stale_agent)
+            )
+    except api.TwirpError as e:
+        if e.code != api.TwirpErrorCode.NOT_FOUND:
+            logger.warning(
+                "could not remove a stale translator",
+                extra={"room": orphan.room.name, "agent": orphan.stale_agent, "error": e.message},
+            )
+        return
+    logger.info(
+        "stale translator removed: its worker is gone",
+        extra={"room": orphan.room.name, "agent": orphan.stale_agent},
     )

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import math
 import os
 import signal
+import uuid
 import warnings
 from collections.abc import AsyncIterator
 
@@ -31,7 +33,7 @@ from captions.store import TranscriptStore, database_url
 from interpreter.agent import agent_join_arguments, speaker_agent_session
 from interpreter.config import Settings, load_settings
 from interpreter.health import WorkerReadiness, mark_models_loaded, run_dir, serve_probes
-from interpreter.lease import Lease, process_holder_id
+from interpreter.lease import Lease, forget_expired, lease_states, process_holder_id
 from interpreter.processes import REGISTERED_MARKER
 from interpreter.recovery import ORPHAN_SWEEP, OrphanStrikes, find_orphans, relaunch
 from interpreter.stack import EmbeddedStack
@@ -39,11 +41,13 @@ from interpreter.tasks import count_failure, spawn
 
 __all__ = [
     "LEASE_HEARTBEAT",
+    "PRESENCE_PREFIX",
     "SWEEP_LEASE",
     "OrphanSweep",
     "build_agent_server",
+    "lease_ttl",
+    "presence_name",
     "run_worker",
-    "sweep_lease_ttl",
 ]
 
 logger = logging.getLogger("interpreter.worker")
@@ -63,13 +67,14 @@ def prewarm(proc: JobProcess) -> None:
         logger.warning("could not record loaded models", extra={"error": e.strerror})
 
 
-async def on_request(req: JobRequest) -> None:
-    """Accept a job for every human publisher; agents (ours included) get none."""
+async def on_request(req: JobRequest, *, worker: str = "") -> None:
+    """Accept a job for every human publisher; agents (ours included) get none. ``worker`` is
+    this worker's presence name, given to the translator."""
     publisher = req.publisher
     if publisher is None or publisher.kind == models.ParticipantInfo.Kind.AGENT:
         await req.reject()
         return
-    join = agent_join_arguments(publisher.identity, publisher.name)
+    join = agent_join_arguments(publisher.identity, publisher.name, worker=worker)
     await req.accept(identity=join.identity, name=join.name, attributes=join.attributes)
 
 
@@ -83,7 +88,8 @@ class _SpeakerSlots:
         return min(1.0, len(server.active_jobs) / self.capacity)
 
 
-def build_agent_server(settings: Settings) -> AgentServer:
+def build_agent_server(settings: Settings, *, presence: str = "") -> AgentServer:
+    """The agent server of ``settings``; its translators carry the worker's ``presence``."""
     server = AgentServer(
         ws_url=settings.ws_url,
         api_key=settings.api_key,
@@ -101,18 +107,23 @@ def build_agent_server(settings: Settings) -> AgentServer:
         prometheus_port=settings.metrics_port,
         prometheus_multiproc_dir=str(settings.data_dir / "metrics" / str(settings.worker_port)),
     )
-    server.rtc_session(speaker_agent_session, type=ServerType.PUBLISHER, on_request=on_request)
+    server.rtc_session(
+        speaker_agent_session,
+        type=ServerType.PUBLISHER,
+        on_request=functools.partial(on_request, worker=presence),
+    )
     return server
 
 
 async def _serve(settings: Settings) -> None:
-    server = build_agent_server(settings)
+    presence = presence_name()
+    server = build_agent_server(settings, presence=presence)
+    sweep = OrphanSweep(server, settings, presence=presence)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
 
-    sweep = OrphanSweep(server, settings)
     readiness = WorkerReadiness(
         models_dir=run_dir(settings) if settings.worker_idle_processes > 0 else None
     )
@@ -121,7 +132,10 @@ async def _serve(settings: Settings) -> None:
 
     @server.on("worker_registered")
     def _registered(worker_id: str, server_info: object) -> None:
-        logger.info("worker registered", extra={"worker_id": worker_id, "url": settings.ws_url})
+        logger.info(
+            "worker registered",
+            extra={"worker_id": worker_id, "url": settings.ws_url, "presence": presence},
+        )
         readiness.registered(worker_id)
         sweep.start()  # a re-registration (reconnect) keeps the running sweep
 
@@ -147,52 +161,82 @@ async def _serve(settings: Settings) -> None:
             await run
 
 
-LEASE_HEARTBEAT = 5.0
-"""Seconds between two renewals of the sweep lease by its holder (and two tries by a worker
-waiting for it), at most the sweep interval: a holder that died frees the lease within
-:func:`sweep_lease_ttl` of it, whatever the sweep interval."""
+LEASE_HEARTBEAT = 1.0
+"""Seconds between two renewals of a worker's presence, and of the sweep lease by its holder
+(and two tries by a worker waiting for it), at most the sweep interval: a worker killed is
+known dead, and its sweep lease free, within :func:`lease_ttl` of its last renewal."""
+
+PRESENCE_PREFIX = "worker/"
+"""The leases named ``worker/<16 hex>`` are the workers' presences."""
+
+FORGET_PRESENCE = 3600.0
+"""Seconds after which the sweeper deletes a lapsed presence (its worker is long gone)."""
 
 
-def sweep_lease_ttl(heartbeat: float) -> float:
-    """How long one renewal of the sweep lease lasts: a missed renewal later the holder still
-    has it; a holder that died frees it this long after its last renewal."""
-    return 2 * heartbeat + 5.0
+def presence_name() -> str:
+    """A new worker presence name: ``worker/<16 hex>``."""
+    return f"{PRESENCE_PREFIX}{uuid.uuid4().hex[:16]}"
+
+
+def lease_ttl(heartbeat: float) -> float:
+    """How long one renewal of a presence or of the sweep lease lasts: two missed renewals later
+    the holder still has it; a holder that died loses it this long after its last renewal."""
+    return 3 * heartbeat + 1.0
 
 
 class OrphanSweep:
-    """The worker's orphan sweep: one task, started at the first registration and kept across
-    re-registrations, that relaunches speakers without an agent (see recovery.py) while this
-    worker holds the sweep lease.
+    """The worker's presence and orphan sweep, started at the first registration and kept
+    across re-registrations.
 
-    Every sweep first takes or renews the lease, and renews it again before relaunching; a
-    worker without it (another worker sweeps, or the database is unreachable) lists nothing and
-    relaunches nothing. When the lease comes to this worker, the orphans it finds are due at
-    once (those speakers have waited at least a sweep); later ones once two sweeps in a row saw
-    them. A failed sweep is logged and counted; the next one runs on time. ``lease`` replaces
-    the database lease (tests); by default it is opened on the deployment database
-    (``INTERPRETER_DB_URL``) at the first sweep (retried at the next while it fails)."""
+    The *presence* (a lease named :attr:`presence`, renewed every heartbeat) says this worker is
+    alive; its translators carry the name (``interpreter.worker``). The *sweep* relaunches
+    speakers without a translator (see recovery.py) while this worker holds the sweep lease:
+    every interval, and at once when a presence it knew live has lapsed (a worker died: its
+    translators linger in their rooms for about 20 s, they are replaced now). Every sweep first
+    takes or renews the lease, and renews it again before relaunching; a worker without it
+    (another worker sweeps, or the database is unreachable) lists nothing and relaunches
+    nothing. When the lease comes to this worker, the orphans it finds are due at once (those
+    speakers have waited at least a sweep); later ones once two sweeps in a row saw them, or at
+    once when their translator's worker is dead. A failed sweep is logged and counted; the next
+    one runs on time. ``lease`` replaces the database lease (tests; the presence goes to the
+    same database); by default both are opened on the deployment database
+    (``INTERPRETER_DB_URL``) at the first heartbeat (retried at the next while it fails)."""
 
     def __init__(
-        self, server: AgentServer, settings: Settings, *, lease: Lease | None = None
+        self,
+        server: AgentServer,
+        settings: Settings,
+        *,
+        lease: Lease | None = None,
+        presence: str | None = None,
     ) -> None:
         self._server = server
         self._settings = settings
         self.interval = ORPHAN_SWEEP if settings.orphan_sweep is None else settings.orphan_sweep
         self.heartbeat = min(self.interval, LEASE_HEARTBEAT)
         self._lease = lease
+        self._presence: Lease | None = None
         self._store: TranscriptStore | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
         self.holder = lease.holder if lease is not None else process_holder_id()
+        self.presence = presence or presence_name()
 
     def start(self) -> None:
-        """Start the sweep unless it runs already."""
-        if self._task is None or self._task.done():
-            self._task = spawn(self._run(), task="orphan-sweep")
+        """Start the presence and the sweep unless they run already."""
+        if not self._tasks or any(t.done() for t in self._tasks):
+            for task in self._tasks:
+                task.cancel()
+            self._tasks = [
+                spawn(self._keep_presence(), task="worker-presence"),
+                spawn(self._run(), task="orphan-sweep"),
+            ]
 
     async def aclose(self) -> None:
-        """Stop sweeping and give the lease up, so another worker takes over at once."""
-        if self._task is not None:
-            await utils.aio.cancel_and_wait(self._task)
+        """Stop sweeping and give the lease up, so another worker takes over at once. The
+        presence is left to lapse: translators still closing count as alive meanwhile."""
+        for task in self._tasks:
+            await utils.aio.cancel_and_wait(task)
+        self._tasks = []
         if self._lease is not None:
             try:
                 await asyncio.wait_for(self._lease.release(), timeout=5.0)
@@ -202,7 +246,8 @@ class OrphanSweep:
             await self._store.aclose()
             self._store = None
 
-    async def _open_lease(self) -> Lease:
+    async def _open_leases(self) -> tuple[Lease, Lease]:
+        """The sweep lease and this worker's presence, opened once."""
         if self._lease is None:
             store = await TranscriptStore.open(
                 database_url(db_url=self._settings.db_url, data_dir=self._settings.data_dir)
@@ -211,7 +256,7 @@ class OrphanSweep:
                 store.engine,
                 name=SWEEP_LEASE,
                 holder=self.holder,
-                ttl=sweep_lease_ttl(self.heartbeat),
+                ttl=lease_ttl(self.heartbeat),
             )
             try:
                 await lease.create_schema()
@@ -219,7 +264,23 @@ class OrphanSweep:
                 await store.aclose()
                 raise
             self._store, self._lease = store, lease
-        return self._lease
+        if self._presence is None:
+            self._presence = Lease(
+                self._lease.engine,
+                name=self.presence,
+                holder=self.holder,
+                ttl=lease_ttl(self.heartbeat),
+            )
+        return self._lease, self._presence
+
+    async def _keep_presence(self) -> None:
+        while True:
+            try:
+                _, presence = await self._open_leases()
+                await presence.acquire()
+            except Exception as e:
+                count_failure("worker-presence", e)
+            await asyncio.sleep(self.heartbeat)
 
     @contextlib.asynccontextmanager
     async def _renewing(self, lease: Lease) -> AsyncIterator[None]:
@@ -246,21 +307,26 @@ class OrphanSweep:
         first = True
         loop = asyncio.get_running_loop()
         last_sweep = -math.inf
+        dead: set[str] = set()
         while True:
             try:
-                lease = await self._open_lease()
-                if await lease.acquire():  # renewed every heartbeat, swept every interval
+                lease, _ = await self._open_leases()
+                if await lease.acquire():  # renewed every heartbeat
                     if strikes is None:
                         logger.info("orphan sweep lease taken", extra={"holder": self.holder})
                         strikes = OrphanStrikes()
                         last_sweep = -math.inf  # sweep at once: the orphans have waited
+                    states = await lease_states(lease.engine, PRESENCE_PREFIX)
+                    now_dead = {name for name, live in states.items() if not live}
+                    if now_dead - dead:
+                        logger.info(
+                            "worker presence lapsed", extra={"workers": sorted(now_dead - dead)}
+                        )
+                        last_sweep = -math.inf  # its translators are replaced now
+                    dead = now_dead
                     if loop.time() - last_sweep >= self.interval:
                         last_sweep = loop.time()
-                        due = strikes.due(await find_orphans(self._settings))
-                        if due and await lease.acquire():
-                            async with self._renewing(lease):
-                                for orphan in due:
-                                    await relaunch(self._server, self._settings, orphan)
+                        await self._sweep(lease, strikes, dead)
                 elif strikes is not None:
                     logger.info("orphan sweep lease lost", extra={"holder": self.holder})
                     strikes = None
@@ -273,6 +339,16 @@ class OrphanSweep:
                 )
                 first = False
             await asyncio.sleep(self.heartbeat)
+
+    async def _sweep(self, lease: Lease, strikes: OrphanStrikes, dead: set[str]) -> None:
+        due = strikes.due(await find_orphans(self._settings, dead_workers=dead))
+        if due and await lease.acquire():
+            async with self._renewing(lease):
+                for orphan in due:
+                    await relaunch(self._server, self._settings, orphan, worker=self.presence)
+        forgotten = await forget_expired(lease.engine, PRESENCE_PREFIX, older_than=FORGET_PRESENCE)
+        if forgotten:
+            logger.info("lapsed worker presences forgotten", extra={"count": forgotten})
 
 
 def run_worker(settings: Settings) -> None:

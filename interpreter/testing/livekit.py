@@ -143,6 +143,7 @@ class WorkerProcess:
         self.metrics_port = free_port()
         self.probe_port = free_port()
         self.log_file = log_file
+        self.env = dict(env or {})
         self._log = open(log_file, "wb")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "interpreter", "worker"],
@@ -165,7 +166,7 @@ class WorkerProcess:
         # the health endpoint answers before the worker has registered with the server;
         # a track published before registration would get no translator
         wait_for_log_line(
-            log_file, REGISTERED_MARKER, proc=self.proc, timeout=30, what="worker registration"
+            log_file, REGISTERED_MARKER, proc=self.proc, timeout=90, what="worker registration"
         )
 
     @property
@@ -178,12 +179,17 @@ class WorkerProcess:
         return self.log_file.parent / ("worker-data" if stem == "worker" else f"{stem}-data")
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
-        """Run ``python -m interpreter ARGS`` on the worker's data (its database); a failure
-        raises with the command's output."""
+        """Run ``python -m interpreter ARGS`` on the worker's data (its database, also when
+        ``env`` named another); a failure raises with the command's output."""
         return subprocess.run(
             [sys.executable, "-m", "interpreter", *args],
             cwd=REPO,
-            env=dict(os.environ, PYTHONPATH=str(REPO), INTERPRETER_DATA_DIR=str(self.data_dir)),
+            env=dict(
+                os.environ,
+                **self.env,
+                PYTHONPATH=str(REPO),
+                INTERPRETER_DATA_DIR=str(self.data_dir),
+            ),
             capture_output=True,
             text=True,
             timeout=60,

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from captions.store import TranscriptStore
-from interpreter.lease import Lease, process_holder_id
+from interpreter.lease import Lease, forget_expired, lease_states, process_holder_id
 
 
 class Clock:
@@ -91,3 +91,33 @@ async def test_the_database_clock_judges_expiry(engine: sa.Engine) -> None:
         assert time.monotonic() < deadline, "the lease never expired"
         await asyncio.sleep(0.1)
     assert await a.current_holder() == b.holder
+
+
+async def test_presences_tell_the_live_from_the_lapsed_and_old_ones_are_forgotten(
+    engine: sa.Engine,
+) -> None:
+    clock = Clock()
+    alive = Lease(engine, name="worker/a", holder="host/1", ttl=4.0, clock=clock)
+    dead = Lease(engine, name="worker/b", holder="host/2", ttl=4.0, clock=clock)
+    other = Lease(engine, name="orphan-sweep", holder="host/1", ttl=4.0, clock=clock)
+    odd = Lease(engine, name="worker_c", holder="host/3", ttl=4.0, clock=clock)  # not a prefix hit
+    await alive.create_schema()
+    for held in (alive, dead, other, odd):
+        assert await held.acquire()
+    assert await lease_states(engine, "worker/", clock=clock) == {
+        "worker/a": True,
+        "worker/b": True,
+    }
+    clock.now += 3.0
+    assert await alive.acquire()  # renewed; b's worker was killed
+    clock.now += 2.0
+    assert await lease_states(engine, "worker/", clock=clock) == {
+        "worker/a": True,
+        "worker/b": False,
+    }
+    # lapsed for 1 s: kept (the sweep still needs to know b is dead)
+    assert await forget_expired(engine, "worker/", older_than=60.0, clock=clock) == 0
+    clock.now += 60.0
+    assert await forget_expired(engine, "worker/", older_than=60.0, clock=clock) == 1
+    assert set(await lease_states(engine, "worker", clock=clock)) == {"worker/a", "worker_c"}
+    assert await other.current_holder() is None  # expired, but not a presence: kept

@@ -65,6 +65,40 @@ def test_orphans_are_microphone_publishers_without_their_agent() -> None:
     assert found == {("meeting", "ana"), ("other", "ben")}
 
 
+def translator(speaker: str, worker: str = "") -> models.ParticipantInfo:
+    agent_of = person(f"translator-{speaker}", agent_kind=True)
+    agent_of.attributes["interpreter.source"] = speaker
+    if worker:
+        agent_of.attributes["interpreter.worker"] = worker
+    return agent_of
+
+
+def test_a_speaker_whose_translator_s_worker_is_dead_is_an_orphan_with_a_stale_agent() -> None:
+    listing = [
+        (
+            ROOM,
+            [
+                person("ana"),
+                translator("ana", "worker/dead"),  # killed with its worker, still listed
+                person("ben"),
+                translator("ben", "worker/alive"),
+                person("carla"),
+                translator("carla"),  # names no worker: never judged
+            ],
+        )
+    ]
+    [ana] = orphans_in(listing, dead_workers={"worker/dead"})
+    assert ana.speaker.identity == "ana" and ana.stale_agent == "translator-ana"
+    assert orphans_in(listing) == []  # no dead workers known: every translator counts
+
+
+def test_orphans_of_a_dead_worker_are_due_at_once() -> None:
+    strikes = OrphanStrikes()
+    assert strikes.due([]) == []  # the first sweep after registration is past
+    ana = Orphan(ROOM, person("ana"), stale_agent="translator-ana")
+    assert strikes.due([ana]) == [ana]  # no dispatch will come: no second look needed
+
+
 def test_orphans_are_due_at_once_after_registration_then_after_two_sweeps() -> None:
     ana, ben = Orphan(ROOM, person("ana")), Orphan(ROOM, person("ben"))
     strikes = OrphanStrikes()
@@ -86,6 +120,11 @@ def test_a_relaunch_token_names_the_speaker_the_agent_interprets() -> None:
     assert claims.kind == "agent"
     assert claims.attributes == {"interpreter.source": "ana", "interpreter.languages": ""}
     assert claims.video is not None
+    named = api.TokenVerifier(settings.api_key, settings.api_secret).verify(
+        recovery_token(settings, orphan, worker="worker/0123")
+    )
+    assert named.attributes is not None
+    assert named.attributes["interpreter.worker"] == "worker/0123"
     assert claims.video.room == "meeting" and claims.video.room_join and claims.video.agent
 
 
@@ -170,13 +209,13 @@ async def test_a_failing_sweep_is_counted_and_the_next_sweep_runs(
     relaunched: list[str] = []
     done = asyncio.Event()
 
-    async def find(settings: Any) -> list[Orphan]:
+    async def find(settings: Any, **kwargs: Any) -> list[Orphan]:
         calls.append(1)
         if len(calls) == 1:
             raise ConnectionError("server unreachable")
         return [Orphan(ROOM, person("ana"))]
 
-    async def relaunch(server: Any, settings: Any, orphan: Orphan) -> None:
+    async def relaunch(server: Any, settings: Any, orphan: Orphan, **kwargs: Any) -> None:
         relaunched.append(orphan.speaker.identity)
         done.set()
 
@@ -203,7 +242,7 @@ async def test_re_registrations_keep_one_sweep(
 ) -> None:
     listings: list[float] = []
 
-    async def find(settings: Any) -> list[Orphan]:
+    async def find(settings: Any, **kwargs: Any) -> list[Orphan]:
         listings.append(asyncio.get_running_loop().time())
         return []
 
@@ -228,11 +267,11 @@ async def test_of_two_workers_on_one_database_one_sweeps_and_the_other_takes_ove
     relaunched_by: list[int] = []
     ana = Orphan(ROOM, person("ana"))
 
-    async def find(settings: Any) -> list[Orphan]:
+    async def find(settings: Any, **kwargs: Any) -> list[Orphan]:
         listed_by.append(settings.worker_port)
         return [ana]
 
-    async def relaunch(server: Any, settings: Any, orphan: Orphan) -> None:
+    async def relaunch(server: Any, settings: Any, orphan: Orphan, **kwargs: Any) -> None:
         relaunched_by.append(settings.worker_port)
 
     monkeypatch.setattr(worker, "find_orphans", find)
@@ -272,10 +311,10 @@ async def test_a_relaunch_longer_than_the_lease_keeps_it_from_other_workers(
     await mine.create_schema()
     contended: list[bool] = []
 
-    async def find(settings: Any) -> list[Orphan]:
+    async def find(settings: Any, **kwargs: Any) -> list[Orphan]:
         return [Orphan(ROOM, person("ana"))]
 
-    async def slow_relaunch(server: Any, settings: Any, orphan: Orphan) -> None:
+    async def slow_relaunch(server: Any, settings: Any, orphan: Orphan, **kwargs: Any) -> None:
         for _ in range(8):  # 1.6 s waiting for a job process: well past the lease's 0.6 s
             await asyncio.sleep(0.2)
             contended.append(await theirs.acquire())
@@ -294,3 +333,74 @@ async def test_a_relaunch_longer_than_the_lease_keeps_it_from_other_workers(
     finally:
         await sweep.aclose()
         await store.aclose()
+
+
+async def test_a_relaunch_for_a_dead_worker_s_translator_removes_it_first(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from interpreter import recovery
+
+    settings = load_settings(livekit_api_key="prod-key", livekit_api_secret="s" * 40)
+    steps: list[str] = []
+
+    async def remove(settings: Any, orphan: Orphan) -> None:
+        steps.append(f"remove {orphan.stale_agent}")
+
+    class Server:
+        id = "AW_1"
+
+        async def simulate_job(self, room: str, **kwargs: Any) -> None:
+            steps.append(f"launch {room}")
+
+    monkeypatch.setattr(recovery, "remove_stale_agent", remove)
+    await relaunch(cast(AgentServer, Server()), settings, Orphan(ROOM, person("ana")))
+    stale = Orphan(ROOM, person("ana"), stale_agent="translator-ana")
+    await relaunch(cast(AgentServer, Server()), settings, stale, worker="worker/0123")
+    assert steps == ["launch meeting", "remove translator-ana", "launch meeting"]
+
+
+async def test_when_a_worker_s_presence_lapses_the_sweeper_replaces_its_translators_at_once(
+    monkeypatch: pytest.MonkeyPatch, db_url: str
+) -> None:
+    """Worker B dies (its presence stops being renewed): worker A, the sweeper, sweeps as soon as
+    B's presence lapses, not a sweep interval later, and relaunches B's speaker as its own."""
+    listings: list[tuple[float, frozenset[str]]] = []
+    relaunched: list[tuple[str, str]] = []
+    loop = asyncio.get_running_loop()
+
+    async def find(settings: Any, *, dead_workers: Any = ()) -> list[Orphan]:
+        listings.append((loop.time(), frozenset(dead_workers)))
+        if b.presence in dead_workers and not relaunched:
+            return [Orphan(ROOM, person("ana"), stale_agent="translator-ana")]
+        return []
+
+    async def relaunch(server: Any, settings: Any, orphan: Orphan, *, worker: str = "") -> None:
+        relaunched.append((orphan.speaker.identity, worker))
+
+    monkeypatch.setattr(worker, "find_orphans", find)
+    monkeypatch.setattr(worker, "relaunch", relaunch)
+    # sweeps 30 s apart, heartbeat 1 s: only a lapsed presence can explain a quick sweep
+    a = worker.OrphanSweep(
+        cast(AgentServer, Server()), load_settings(orphan_sweep=30.0, db_url=db_url)
+    )
+    b = worker.OrphanSweep(
+        cast(AgentServer, Server()), load_settings(orphan_sweep=30.0, db_url=db_url)
+    )
+    try:
+        a.start()
+        await wait_for(lambda: bool(listings), within=10, what="A's first sweep")
+        b.start()
+        await asyncio.sleep(2.5)  # B's presence is renewed: nothing to do
+        assert len(listings) == 1 and not relaunched
+        killed = loop.time()
+        await b.aclose()  # B stops renewing (as if killed: the presence is not given up)
+        await wait_for(lambda: bool(relaunched), within=15, what="B's speaker relaunched")
+        took = loop.time() - killed
+        assert relaunched == [("ana", a.presence)]
+        assert b.presence in listings[-1][1]
+        assert a.presence not in listings[-1][1]
+        # lapsed within the TTL (4 s) of B's last renewal, seen within A's next heartbeat
+        assert took < worker.lease_ttl(worker.LEASE_HEARTBEAT) + 3.0, f"took {took:.1f} s"
+    finally:
+        await a.aclose()
+        await b.aclose()
