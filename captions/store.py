@@ -738,8 +738,10 @@ class TranscriptStore:
         try:
             return await loop.run_in_executor(self._executor, functools.partial(fn, *args))
         except sa.exc.SQLAlchemyError as e:
+            # unreachable, restarting, connection lost, pool exhausted: a later call may work
+            transient = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError)
             raise TranscriptStoreError(
-                "transcript database error", retryable=isinstance(e, sa.exc.OperationalError)
+                "transcript database error", retryable=isinstance(e, transient)
             ) from e
 
     async def save_segment(

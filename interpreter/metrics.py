@@ -7,7 +7,7 @@ only, never speech text or names.
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 __all__ = [
     "CAPTION_PUBLISHED",
@@ -23,6 +23,9 @@ __all__ = [
     "TAKEOVER_EVENTS",
     "TAKEOVER_LATENCY",
     "TASK_FAILURES",
+    "TRANSCRIPT_BEHIND",
+    "TRANSCRIPT_LOST",
+    "TRANSCRIPT_PENDING",
     "TRANSLATION_DONE",
     "UNITS",
     "VOICE_SKIPPED",
@@ -123,4 +126,22 @@ PROVIDER_LATENCY = Histogram(
     "request sent to one provider -> its complete answer (successful requests only)",
     ["stage", "provider"],
     buckets=_BUCKETS,
+)
+TRANSCRIPT_PENDING = Gauge(
+    "interpreter_transcript_pending",
+    "final captions published but not yet stored in the transcript database (it is away or"
+    " slow: they are retried in order until it answers)",
+    multiprocess_mode="livesum",
+)
+TRANSCRIPT_LOST = Counter(
+    "interpreter_transcript_lost_total",
+    "final captions never stored; reason: limit (too many pending while the database was"
+    " away), refused (the database refused the line), shutdown (still pending when the agent"
+    " ended)",
+    ["reason"],
+)
+TRANSCRIPT_BEHIND = Histogram(
+    "interpreter_transcript_behind_seconds",
+    "first transcript write that failed or stalled -> every pending line stored (seconds)",
+    buckets=(0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0),
 )

@@ -467,10 +467,11 @@ class SpeakerPipeline:
 
         ``translation`` names the engine that produced a translated caption, ``terms`` the
         glossary terms it had to contain, ``recogniser`` the STT provider that heard a source
-        caption. Any failure of
-        the store (unavailable after its own retries, or an unexpected error) is logged and
-        counted, and never raised: the caption is still published, so listeners keep their
-        captions during an outage.
+        caption. The agent's store is a :class:`~interpreter.transcript_queue.TranscriptQueue`:
+        while the database is away it keeps the caption for later and returns at once. Any
+        failure of the store (a refused line, or an unexpected error) is logged and counted,
+        and never raised: the caption is still published, so listeners keep their captions
+        during an outage.
         """
         if self.transcripts is None or self.meeting is None:
             return

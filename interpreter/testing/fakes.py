@@ -370,7 +370,8 @@ class FakeTranslation(TranslationEngine):
 
 # --- transcripts --------------------------------------------------------------------------------
 class FakeTranscripts:
-    """A transcript writer in memory; ``failures`` makes that many writes raise ``error``."""
+    """A transcript writer in memory; ``failures`` makes that many writes raise ``error``;
+    each write takes ``delay`` seconds first."""
 
     def __init__(
         self,
@@ -378,6 +379,7 @@ class FakeTranscripts:
         log: list[tuple[str, str]] | None = None,
         failures: int = 0,
         error: Exception | None = None,
+        delay: float = 0.0,
     ) -> None:
         self.segments: list[tuple[Caption, bool]] = []
         self.segment_engines: dict[str, str] = {}
@@ -388,9 +390,12 @@ class FakeTranscripts:
         self.log = log if log is not None else []
         self.failures = failures
         self.error = error
+        self.delay = delay
         self.closed = False
 
-    def _maybe_fail(self) -> None:
+    async def _maybe_fail(self) -> None:
+        if self.delay:
+            await asyncio.sleep(self.delay)
         if self.failures > 0:
             self.failures -= 1
             raise self.error or ValueError("fake store failure")
@@ -398,7 +403,7 @@ class FakeTranscripts:
     async def save_segment(
         self, meeting: Meeting, caption: Caption, *, interpreter: bool = False, engine: str = ""
     ) -> None:
-        self._maybe_fail()
+        await self._maybe_fail()
         self.segments.append((caption, interpreter))
         self.segment_engines[caption.segment_id] = engine
         self.log.append(("stored", caption.segment_id))
@@ -411,7 +416,7 @@ class FakeTranscripts:
         engine: str = "",
         terms: Sequence[AppliedTerm] = (),
     ) -> None:
-        self._maybe_fail()
+        await self._maybe_fail()
         self.translations.append((caption, engine))
         self.terms[caption.segment_id] = tuple(terms)
         self.log.append(("stored", caption.segment_id))
