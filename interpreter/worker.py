@@ -30,6 +30,7 @@ from livekit.agents.worker import ServerType
 from livekit.protocol import models
 
 from captions.store import TranscriptStore, database_url
+from interpreter import metrics
 from interpreter.agent import agent_join_arguments, speaker_agent_session
 from interpreter.config import Settings, load_settings
 from interpreter.health import WorkerReadiness, mark_models_loaded, run_dir, serve_probes
@@ -218,6 +219,7 @@ class OrphanSweep:
         self._presence: Lease | None = None
         self._store: TranscriptStore | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._outages: dict[str, float] = {}
         self.holder = lease.holder if lease is not None else process_holder_id()
         self.presence = presence or presence_name()
 
@@ -241,7 +243,7 @@ class OrphanSweep:
             try:
                 await asyncio.wait_for(self._lease.release(), timeout=5.0)
             except Exception as e:  # the lease then lapses on its own
-                count_failure("orphan-sweep", e)
+                self._failed("orphan-sweep", e)
         if self._store is not None:
             await self._store.aclose()
             self._store = None
@@ -278,9 +280,35 @@ class OrphanSweep:
             try:
                 _, presence = await self._open_leases()
                 await presence.acquire()
+                self._database_back("worker-presence")
             except Exception as e:
-                count_failure("worker-presence", e)
+                self._failed("worker-presence", e)
             await asyncio.sleep(self.heartbeat)
+
+    def _failed(self, task: str, error: Exception) -> None:
+        """Count a failed heartbeat; a database that does not answer is logged once per
+        outage, without a traceback (anything else is logged in full, every time)."""
+        if not getattr(error, "retryable", False):
+            count_failure(task, error)
+            return
+        metrics.TASK_FAILURES.labels(task).inc()
+        if task not in self._outages:
+            self._outages[task] = asyncio.get_running_loop().time()
+            logger.warning(
+                "database unreachable: heartbeats wait for it",
+                extra={"task": task, "error": str(error), "cause": _first_line(error.__cause__)},
+            )
+
+    def _database_back(self, task: str) -> None:
+        started = self._outages.pop(task, None)
+        if started is not None:
+            logger.info(
+                "database reachable again",
+                extra={
+                    "task": task,
+                    "seconds": round(asyncio.get_running_loop().time() - started, 1),
+                },
+            )
 
     @contextlib.asynccontextmanager
     async def _renewing(self, lease: Lease) -> AsyncIterator[None]:
@@ -294,7 +322,7 @@ class OrphanSweep:
                 try:
                     await lease.acquire()
                 except Exception as e:
-                    count_failure("orphan-sweep", e)
+                    self._failed("orphan-sweep", e)
 
         keeper = asyncio.create_task(renew(), name="orphan-sweep-lease")
         try:
@@ -331,7 +359,9 @@ class OrphanSweep:
                     logger.info("orphan sweep lease lost", extra={"holder": self.holder})
                     strikes = None
             except Exception as e:
-                count_failure("orphan-sweep", e)
+                self._failed("orphan-sweep", e)
+            else:
+                self._database_back("orphan-sweep")
             if first:
                 print(
                     f"{REGISTERED_MARKER} with {self._settings.ws_url} (id {self._server.id})",
@@ -349,6 +379,13 @@ class OrphanSweep:
         forgotten = await forget_expired(lease.engine, PRESENCE_PREFIX, older_than=FORGET_PRESENCE)
         if forgotten:
             logger.info("lapsed worker presences forgotten", extra={"count": forgotten})
+
+
+def _first_line(error: BaseException | None) -> str:
+    if error is None:
+        return ""
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0][:200] if lines else ''}"
 
 
 def run_worker(settings: Settings) -> None:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 from pathlib import Path
 from typing import Any, cast
 
 import pytest
+import sqlalchemy as sa
 from livekit import api, rtc
 from livekit.agents import AgentServer, JobContext
 from livekit.api.access_token import Claims
@@ -20,6 +22,7 @@ from interpreter.agent import JobSpeaker, speaker_of_job
 from interpreter.config import load_settings
 from interpreter.lease import Lease
 from interpreter.recovery import Orphan, OrphanStrikes, orphans_in, recovery_token, relaunch
+from interpreter.testing.checks import metric_value
 from interpreter.testing.livekit import wait_for
 
 ROOM = models.Room(sid="RM_1", name="meeting")
@@ -276,15 +279,20 @@ async def test_of_two_workers_on_one_database_one_sweeps_and_the_other_takes_ove
 
     monkeypatch.setattr(worker, "find_orphans", find)
     monkeypatch.setattr(worker, "relaunch", relaunch)
-    # the lease lasts 2 x 0.2 + 5 s: the second worker takes over only once the first lets go
+    store = await TranscriptStore.open(db_url)
+    # leases of 30 s, so a stall of a busy machine cannot pass it on: the second worker takes
+    # over only once the first lets go
     a = worker.OrphanSweep(
         cast(AgentServer, Server()),
         load_settings(orphan_sweep=0.2, db_url=db_url, worker_port=9001),
+        lease=Lease(store.engine, name=worker.SWEEP_LEASE, holder="worker-a", ttl=30.0),
     )
     b = worker.OrphanSweep(
         cast(AgentServer, Server()),
         load_settings(orphan_sweep=0.2, db_url=db_url, worker_port=9002),
+        lease=Lease(store.engine, name=worker.SWEEP_LEASE, holder="worker-b", ttl=30.0),
     )
+    await a._lease.create_schema()  # type: ignore[union-attr]
     try:
         a.start()
         await wait_for(lambda: bool(listed_by), within=10, what="the first sweep")
@@ -300,6 +308,7 @@ async def test_of_two_workers_on_one_database_one_sweeps_and_the_other_takes_ove
     finally:
         await a.aclose()
         await b.aclose()
+        await store.aclose()
 
 
 async def test_a_relaunch_longer_than_the_lease_keeps_it_from_other_workers(
@@ -404,3 +413,33 @@ async def test_when_a_worker_s_presence_lapses_the_sweeper_replaces_its_translat
     finally:
         await a.aclose()
         await b.aclose()
+
+
+async def test_a_database_outage_is_logged_once_without_a_traceback(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Heartbeats against a database that does not answer: counted every time, logged once,
+    and no 'background task failed' traceback every second."""
+    unreachable = sa.create_engine(f"sqlite:///{tmp_path / 'missing' / 'x.db'}")
+    lease = Lease(unreachable, name=worker.SWEEP_LEASE, holder="worker-a", ttl=1.0)
+    before = metric_value("interpreter_task_failures_total", task="worker-presence")
+    sweep = worker.OrphanSweep(
+        cast(AgentServer, Server()), load_settings(orphan_sweep=0.05), lease=lease
+    )
+    caplog.set_level(logging.INFO, logger="interpreter.worker")
+    try:
+        sweep.start()
+        await wait_for(
+            lambda: (
+                metric_value("interpreter_task_failures_total", task="worker-presence")
+                >= before + 5
+            ),
+            within=10,
+            what="five failed presence heartbeats",
+        )
+    finally:
+        await sweep.aclose()
+        unreachable.dispose()
+    messages = [r.getMessage() for r in caplog.records if r.name == "interpreter.worker"]
+    assert messages.count("database unreachable: heartbeats wait for it") == 2  # both loops
+    assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"
