@@ -46,8 +46,9 @@ __all__ = [
 
 logger = logging.getLogger("interpreter.recovery")
 
-ORPHAN_SWEEP = 15.0
-"""Seconds between two looks for speakers without a translator."""
+ORPHAN_SWEEP = 5.0
+"""Seconds between two looks for speakers without a translator (a speaker is given one after
+three looks in a row found them without: 10-15 s)."""
 AGENT_TOKEN_TTL = datetime.timedelta(hours=24)
 
 
@@ -104,13 +105,14 @@ async def find_orphans(settings: Settings, *, dead_workers: Collection[str] = ()
 class OrphanStrikes:
     """When an orphan is due for a relaunch.
 
-    Right after the worker registers, every orphan is due at once (those speakers have been
-    waiting). Later, an orphan is due once it has been seen in ``needed`` sweeps in a row: a
-    dispatch in flight takes a few seconds, not two sweeps. An orphan whose translator's worker
-    is gone is due at once: no dispatch will come for it.
+    At the first sweep (of a worker process), every orphan is due at once: those speakers have
+    been waiting since before it registered or took over the sweep. Later, an orphan is due
+    once it has been seen in ``needed`` sweeps in a row: a dispatch in flight takes seconds, and
+    a relaunch racing it would replace its translator (one at a time, but a needless change).
+    An orphan whose translator's worker is gone is due at once: no dispatch will come for it.
     """
 
-    def __init__(self, *, needed: int = 2) -> None:
+    def __init__(self, *, needed: int = 3) -> None:
         self._needed_later = needed
         self._needed = 1
         self._strikes: dict[tuple[str, str], int] = {}
@@ -127,6 +129,11 @@ class OrphanStrikes:
                 out.append(orphan)
         self._needed = self._needed_later
         return out
+
+    def forget(self) -> None:
+        """Start counting over (the sweep was interrupted: another worker swept meanwhile);
+        the first sweep's leniency is not given again."""
+        self._strikes.clear()
 
 
 def recovery_token(settings: Settings, orphan: Orphan, *, worker: str = "") -> str:

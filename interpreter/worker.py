@@ -192,16 +192,17 @@ class OrphanSweep:
     The *presence* (a lease named :attr:`presence`, renewed every heartbeat) says this worker is
     alive; its translators carry the name (``interpreter.worker``). The *sweep* relaunches
     speakers without a translator (see recovery.py) while this worker holds the sweep lease:
-    every interval, and at once when a presence it knew live has lapsed (a worker died: its
-    translators linger in their rooms for about 20 s, they are replaced now). Every sweep first
-    takes or renews the lease, and renews it again before relaunching; a worker without it
-    (another worker sweeps, or the database is unreachable) lists nothing and relaunches
-    nothing. When the lease comes to this worker, the orphans it finds are due at once (those
-    speakers have waited at least a sweep); later ones once two sweeps in a row saw them, or at
-    once when their translator's worker is dead. A failed sweep is logged and counted; the next
-    one runs on time. ``lease`` replaces the database lease (tests; the presence goes to the
-    same database); by default both are opened on the deployment database
-    (``INTERPRETER_DB_URL``) at the first heartbeat (retried at the next while it fails)."""
+    every interval, and at once when a presence has lapsed (a worker died: its translators
+    linger in their rooms for about 20 s, they are replaced now). Every sweep first takes or
+    renews the lease, and renews it again before relaunching; a worker without it (another
+    worker sweeps, or the database is unreachable) lists nothing and relaunches nothing. At
+    this worker's first sweep the orphans it finds are due at once (those speakers have waited
+    at least a sweep); later ones once three sweeps in a row saw them, or at once when their
+    translator's worker is dead (see :class:`~interpreter.recovery.OrphanStrikes`). A failed
+    sweep is logged and counted; the next one runs on time. ``lease`` replaces the database
+    lease (tests; the presence goes to the same database); by default both are opened on the
+    deployment database (``INTERPRETER_DB_URL``) at the first heartbeat (retried at the next
+    while it fails)."""
 
     def __init__(
         self,
@@ -331,7 +332,8 @@ class OrphanSweep:
             await utils.aio.cancel_and_wait(keeper)
 
     async def _run(self) -> None:
-        strikes: OrphanStrikes | None = None
+        strikes = OrphanStrikes()
+        holding = False
         first = True
         loop = asyncio.get_running_loop()
         last_sweep = -math.inf
@@ -340,9 +342,9 @@ class OrphanSweep:
             try:
                 lease, _ = await self._open_leases()
                 if await lease.acquire():  # renewed every heartbeat
-                    if strikes is None:
+                    if not holding:
                         logger.info("orphan sweep lease taken", extra={"holder": self.holder})
-                        strikes = OrphanStrikes()
+                        holding = True
                         last_sweep = -math.inf  # sweep at once: the orphans have waited
                     states = await lease_states(lease.engine, PRESENCE_PREFIX)
                     now_dead = {name for name, live in states.items() if not live}
@@ -355,9 +357,10 @@ class OrphanSweep:
                     if loop.time() - last_sweep >= self.interval:
                         last_sweep = loop.time()
                         await self._sweep(lease, strikes, dead)
-                elif strikes is not None:
+                elif holding:
                     logger.info("orphan sweep lease lost", extra={"holder": self.holder})
-                    strikes = None
+                    holding = False
+                    strikes.forget()
             except Exception as e:
                 self._failed("orphan-sweep", e)
             else:

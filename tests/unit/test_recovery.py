@@ -102,15 +102,21 @@ def test_orphans_of_a_dead_worker_are_due_at_once() -> None:
     assert strikes.due([ana]) == [ana]  # no dispatch will come: no second look needed
 
 
-def test_orphans_are_due_at_once_after_registration_then_after_two_sweeps() -> None:
+def test_orphans_are_due_at_once_at_the_first_sweep_then_after_three_sweeps() -> None:
     ana, ben = Orphan(ROOM, person("ana")), Orphan(ROOM, person("ben"))
     strikes = OrphanStrikes()
     assert strikes.due([ana]) == [ana]  # waiting since before the worker registered
     assert strikes.due([ben]) == []  # may be a dispatch in flight
+    assert strikes.due([ben]) == []
     assert strikes.due([ben]) == [ben]
     assert strikes.due([ana]) == []
     assert strikes.due([]) == []  # ana got her agent: the count starts over
     assert strikes.due([ana]) == []
+    assert strikes.due([ana]) == []
+    strikes.forget()  # the lease went to another worker and came back: count over, no leniency
+    assert strikes.due([ana]) == []
+    assert strikes.due([ana]) == []
+    assert strikes.due([ana]) == [ana]
 
 
 def test_a_relaunch_token_names_the_speaker_the_agent_interprets() -> None:
