@@ -64,6 +64,7 @@ from languages import Language, all_languages, normalize_language
 __all__ = [
     "GLOSSARY_POLL",
     "AgentTunings",
+    "ConnectionWatch",
     "JobSpeaker",
     "Providers",
     "RoomGlossaries",
@@ -550,6 +551,41 @@ class JobSpeaker:
     attributes: Mapping[str, str]
 
 
+class ConnectionWatch:
+    """Whether a translator's room connection was lost, rather than ended, replaced or removed:
+    it was still reconnecting when the job ended (the server ended the job meanwhile), or it
+    ended for a reason other than those in :data:`interpreter.recovery.LOST_NORMALLY`."""
+
+    def __init__(self, room: rtc.Room) -> None:
+        self.reconnecting = False
+        self.disconnected: rtc.DisconnectReason.ValueType | None = None
+        room.on("reconnecting", self._on_reconnecting)
+        room.on("reconnected", self._on_reconnected)
+        room.on("disconnected", self._on_disconnected)
+
+    def _on_reconnecting(self) -> None:
+        self.reconnecting = True
+
+    def _on_reconnected(self) -> None:
+        self.reconnecting = False
+
+    def _on_disconnected(
+        self, reason: rtc.DisconnectReason.ValueType = rtc.DisconnectReason.UNKNOWN_REASON
+    ) -> None:
+        if self.disconnected is None:
+            self.disconnected = reason
+
+    def lost_because(self) -> str | None:
+        """Why the connection counts as lost, or ``None`` when it does not."""
+        from interpreter.recovery import LOST_NORMALLY
+
+        if self.reconnecting:
+            return "still reconnecting"
+        if self.disconnected is not None and self.disconnected not in LOST_NORMALLY:
+            return rtc.DisconnectReason.Name(self.disconnected)
+        return None
+
+
 async def speaker_of_job(ctx: JobContext, *, within: float = SPEAKER_WAIT) -> JobSpeaker | None:
     """Who this job interprets: the participant of a publisher job; for a job the worker
     started itself (:func:`interpreter.recovery.relaunch`: a room job with no participant),
@@ -607,5 +643,29 @@ async def speaker_agent_session(ctx: JobContext) -> None:
         "translator joined",
         extra={"room": ctx.room.name, "speaker": agent.speaker, "job_id": ctx.job.id},
     )
+    connection = ConnectionWatch(ctx.room)
+
+    async def report_if_lost(reason: str) -> None:
+        """A room connection that failed (not ended, replaced or removed) leaves the speaker
+        without a translator: ask the sweeper to relaunch one now (before the store closes)."""
+        from interpreter.recovery import report_lost_translator
+
+        # "speaker left" too: a session in turmoil sees its speaker leave, who may still be
+        # there; the sweeper relaunches only for a speaker in the room without a translator
+        why = connection.lost_because()
+        if why is None:
+            return
+        logger.warning(
+            "room connection lost: translator reported lost",
+            extra={"reason": why, "job_end": reason},
+        )
+        try:
+            await report_lost_translator(
+                store.engine, room_sid=meeting.room_sid, speaker_identity=agent.speaker
+            )
+        except Exception as e:  # the sweep's regular looks find the speaker anyway
+            logger.warning("could not report a lost translator", extra={"error": str(e)})
+
+    ctx.add_shutdown_callback(report_if_lost)
     ctx.add_shutdown_callback(agent.aclose)
     agent.start()

@@ -25,6 +25,7 @@ import os
 import socket
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
 import sqlalchemy as sa
@@ -37,6 +38,7 @@ from interpreter.errors import InterpreterError
 __all__ = [
     "Lease",
     "LeaseError",
+    "LeaseState",
     "forget_expired",
     "lease_states",
     "leases",
@@ -161,21 +163,32 @@ class Lease:
         return found
 
 
+@dataclass(frozen=True, slots=True)
+class LeaseState:
+    """One lease as :func:`lease_states` finds it."""
+
+    holder: str
+    live: bool
+
+
 async def lease_states(
     engine: sa.Engine, prefix: str, *, clock: Callable[[], float] | None = None
-) -> dict[str, bool]:
-    """Every lease whose name starts with ``prefix``, and whether it is live (unexpired).
+) -> dict[str, LeaseState]:
+    """Every lease whose name starts with ``prefix``: its holder, and whether it is live
+    (unexpired).
 
     Raises :class:`LeaseError` when the database fails."""
 
-    def select() -> dict[str, bool]:
+    def select() -> dict[str, LeaseState]:
         t = leases
         live = (t.c.expires > _now(engine, clock)).label("live")
         with engine.connect() as conn:
             rows = conn.execute(
-                sa.select(t.c.name, live).where(t.c.name.startswith(prefix, autoescape=True))
+                sa.select(t.c.name, t.c.holder, live).where(
+                    t.c.name.startswith(prefix, autoescape=True)
+                )
             )
-            return {row.name: bool(row.live) for row in rows}
+            return {row.name: LeaseState(row.holder, bool(row.live)) for row in rows}
 
     return await _in_thread(select)
 

@@ -7,6 +7,11 @@ without a ``translator-<identity>`` participant and starts their translator jobs
 several workers, only the one holding the ``orphan-sweep`` lease in the shared database looks
 (:class:`interpreter.worker.OrphanSweep`), so no speaker is relaunched twice by two workers.
 
+A translator whose own connection failed (its node died, its session could not be resumed)
+reports itself lost in the database (:func:`report_lost_translator`); the sweeper then sweeps
+at once and relaunches that speaker without waiting for three sweeps (at most once per
+``URGENT_AGAIN`` seconds per speaker, so two failing translators cannot chase each other).
+
 A translator whose worker was killed stays in its room for about 20 s: LiveKit waits that long
 for a vanished connection to come back. Its ``interpreter.worker`` attribute names the worker's
 presence in the database; once that presence has lapsed (a worker never seen there is not
@@ -21,19 +26,25 @@ translator job with the token :func:`recovery_token` mints.
 from __future__ import annotations
 
 import datetime
+import hashlib
 import logging
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Final
 
-from livekit import api
+import sqlalchemy as sa
+from livekit import api, rtc
 from livekit.agents import AgentServer
 from livekit.protocol import models
 
 from captions.protocol import ATTR_WORKER
 from interpreter.agent import agent_join_arguments
 from interpreter.config import Settings
+from interpreter.lease import Lease
 
 __all__ = [
+    "LOST_NORMALLY",
+    "LOST_PREFIX",
     "ORPHAN_SWEEP",
     "Orphan",
     "OrphanStrikes",
@@ -42,10 +53,16 @@ __all__ = [
     "recovery_token",
     "relaunch",
     "remove_stale_agent",
+    "report_lost_translator",
+    "speaker_key",
 ]
 
 logger = logging.getLogger("interpreter.recovery")
 
+LOST_PREFIX = "lost/"
+"""The leases named ``lost/<hash>`` are lost translators' reports."""
+LOST_REPORT_TTL = 60.0
+URGENT_AGAIN = 30.0
 ORPHAN_SWEEP = 5.0
 """Seconds between two looks for speakers without a translator (a speaker is given one after
 three looks in a row found them without: 10-15 s)."""
@@ -109,23 +126,37 @@ class OrphanStrikes:
     been waiting since before it registered or took over the sweep. Later, an orphan is due
     once it has been seen in ``needed`` sweeps in a row: a dispatch in flight takes seconds, and
     a relaunch racing it would replace its translator (one at a time, but a needless change).
-    An orphan whose translator's worker is gone is due at once: no dispatch will come for it.
+    An orphan whose translator's worker is gone is due at once: no dispatch will come for it;
+    so is one whose translator reported itself lost (``urgent``), unless that speaker was
+    relaunched that way less than ``urgent_again`` seconds ago.
     """
 
-    def __init__(self, *, needed: int = 3) -> None:
+    def __init__(self, *, needed: int = 3, urgent_again: float = URGENT_AGAIN) -> None:
         self._needed_later = needed
         self._needed = 1
         self._strikes: dict[tuple[str, str], int] = {}
+        self._urgent_again = urgent_again
+        self._urgent_at: dict[tuple[str, str], float] = {}
 
-    def due(self, orphans: Sequence[Orphan]) -> list[Orphan]:
-        """Record one sweep's ``orphans``; return those to relaunch now."""
+    def due(
+        self, orphans: Sequence[Orphan], *, urgent: Collection[str] = (), now: float = 0.0
+    ) -> list[Orphan]:
+        """Record one sweep's ``orphans``; return those to relaunch now. ``urgent`` holds the
+        :func:`speaker_key` of speakers whose translators reported themselves lost, ``now``
+        is the time on a monotonic clock."""
         seen = {(o.room.sid, o.speaker.identity) for o in orphans}
         self._strikes = {key: self._strikes.get(key, 0) + 1 for key in seen}
+        self._urgent_at = {
+            key: at for key, at in self._urgent_at.items() if now - at < self._urgent_again
+        }
         out: list[Orphan] = []
         for orphan in orphans:
             key = (orphan.room.sid, orphan.speaker.identity)
-            if orphan.stale_agent or self._strikes.get(key, 0) >= self._needed:
+            lost = speaker_key(*key) in urgent and key not in self._urgent_at
+            if orphan.stale_agent or lost or self._strikes.get(key, 0) >= self._needed:
                 del self._strikes[key]
+                if lost:
+                    self._urgent_at[key] = now
                 out.append(orphan)
         self._needed = self._needed_later
         return out
@@ -134,6 +165,38 @@ class OrphanStrikes:
         """Start counting over (the sweep was interrupted: another worker swept meanwhile);
         the first sweep's leniency is not given again."""
         self._strikes.clear()
+
+
+def speaker_key(room_sid: str, speaker_identity: str) -> str:
+    """``<room sid>/<speaker identity>``: one speaker in one room session."""
+    return f"{room_sid}/{speaker_identity}"
+
+
+async def report_lost_translator(
+    engine: sa.Engine, *, room_sid: str, speaker_identity: str
+) -> None:
+    """Tell the sweeper (through the database behind ``engine``) that the translator of
+    ``speaker_identity`` in room ``room_sid`` lost its connection: a lease named
+    ``lost/<hash>`` held by the :func:`speaker_key`, live for ``LOST_REPORT_TTL`` seconds.
+
+    Raises :class:`~interpreter.lease.LeaseError` when the database fails."""
+    key = speaker_key(room_sid, speaker_identity)
+    digest = hashlib.sha256(key.encode()).hexdigest()[:40]
+    report = Lease(engine, name=f"{LOST_PREFIX}{digest}", holder=key[:256], ttl=LOST_REPORT_TTL)
+    await report.create_schema()
+    await report.acquire()
+
+
+LOST_NORMALLY: Final = frozenset(
+    {
+        rtc.DisconnectReason.CLIENT_INITIATED,  # the job ended itself (speaker left, shutdown)
+        rtc.DisconnectReason.DUPLICATE_IDENTITY,  # another translator of the speaker took over
+        rtc.DisconnectReason.PARTICIPANT_REMOVED,  # removed by the sweep or an organizer
+        rtc.DisconnectReason.ROOM_DELETED,
+        rtc.DisconnectReason.ROOM_CLOSED,
+    }
+)
+"""Why a translator's room connection may end without it being lost."""
 
 
 def recovery_token(settings: Settings, orphan: Orphan, *, worker: str = "") -> str:

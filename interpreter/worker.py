@@ -36,7 +36,14 @@ from interpreter.config import Settings, load_settings
 from interpreter.health import WorkerReadiness, mark_models_loaded, run_dir, serve_probes
 from interpreter.lease import Lease, forget_expired, lease_states, process_holder_id
 from interpreter.processes import REGISTERED_MARKER
-from interpreter.recovery import ORPHAN_SWEEP, OrphanStrikes, find_orphans, relaunch
+from interpreter.recovery import (
+    LOST_PREFIX,
+    ORPHAN_SWEEP,
+    OrphanStrikes,
+    find_orphans,
+    relaunch,
+    speaker_key,
+)
 from interpreter.stack import EmbeddedStack
 from interpreter.tasks import count_failure, spawn
 
@@ -338,6 +345,7 @@ class OrphanSweep:
         loop = asyncio.get_running_loop()
         last_sweep = -math.inf
         dead: set[str] = set()
+        lost: dict[str, str] = {}  # live lost reports: name -> speaker key
         while True:
             try:
                 lease, _ = await self._open_leases()
@@ -347,16 +355,31 @@ class OrphanSweep:
                         holding = True
                         last_sweep = -math.inf  # sweep at once: the orphans have waited
                     states = await lease_states(lease.engine, PRESENCE_PREFIX)
-                    now_dead = {name for name, live in states.items() if not live}
+                    now_dead = {name for name, state in states.items() if not state.live}
                     if now_dead - dead:
                         logger.info(
                             "worker presence lapsed", extra={"workers": sorted(now_dead - dead)}
                         )
                         last_sweep = -math.inf  # its translators are replaced now
                     dead = now_dead
-                    if loop.time() - last_sweep >= self.interval:
+                    reports = {
+                        name: state.holder
+                        for name, state in (await lease_states(lease.engine, LOST_PREFIX)).items()
+                        if state.live
+                    }
+                    if set(reports.values()) - set(lost.values()):
+                        logger.info(
+                            "translator reported lost",
+                            extra={"speakers": sorted(set(reports.values()) - set(lost.values()))},
+                        )
+                        last_sweep = -math.inf  # relaunch it now
+                    lost = reports
+                    # while a lost translator's speaker waits, look every heartbeat: its old
+                    # session may take a few seconds to leave the room
+                    interval = self.heartbeat if lost else self.interval
+                    if loop.time() - last_sweep >= interval:
                         last_sweep = loop.time()
-                        await self._sweep(lease, strikes, dead)
+                        await self._sweep(lease, strikes, dead, lost)
                 elif holding:
                     logger.info("orphan sweep lease lost", extra={"holder": self.holder})
                     holding = False
@@ -373,15 +396,24 @@ class OrphanSweep:
                 first = False
             await asyncio.sleep(self.heartbeat)
 
-    async def _sweep(self, lease: Lease, strikes: OrphanStrikes, dead: set[str]) -> None:
-        due = strikes.due(await find_orphans(self._settings, dead_workers=dead))
+    async def _sweep(
+        self, lease: Lease, strikes: OrphanStrikes, dead: set[str], lost: dict[str, str]
+    ) -> None:
+        orphans = await find_orphans(self._settings, dead_workers=dead)
+        now = asyncio.get_running_loop().time()
+        due = strikes.due(orphans, urgent=set(lost.values()), now=now)
         if due and await lease.acquire():
             async with self._renewing(lease):
                 for orphan in due:
                     await relaunch(self._server, self._settings, orphan, worker=self.presence)
+        relaunched = {speaker_key(o.room.sid, o.speaker.identity) for o in due}
+        for name, key in lost.items():
+            if key in relaunched:  # answered: the sweep goes back to its pace
+                await Lease(lease.engine, name=name, holder=key, ttl=1.0).release()
         forgotten = await forget_expired(lease.engine, PRESENCE_PREFIX, older_than=FORGET_PRESENCE)
         if forgotten:
             logger.info("lapsed worker presences forgotten", extra={"count": forgotten})
+        await forget_expired(lease.engine, LOST_PREFIX, older_than=0.0)
 
 
 def _first_line(error: BaseException | None) -> str:

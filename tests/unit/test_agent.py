@@ -594,3 +594,35 @@ async def test_after_a_long_mute_only_what_was_said_since_the_mute_began_is_inte
         ]
     finally:
         await s.agent.aclose()
+
+
+def test_a_connection_still_reconnecting_or_dropped_abnormally_counts_as_lost() -> None:
+    from typing import cast
+
+    from livekit import rtc
+    from livekit.rtc import EventEmitter
+
+    from interpreter.agent import ConnectionWatch
+
+    def watch() -> tuple[EventEmitter[str], ConnectionWatch]:
+        room: EventEmitter[str] = EventEmitter()
+        return room, ConnectionWatch(cast(rtc.Room, room))
+
+    room, connection = watch()
+    assert connection.lost_because() is None
+    room.emit("reconnecting")
+    assert connection.lost_because() == "still reconnecting"  # the server ended the job
+    room.emit("reconnected")
+    assert connection.lost_because() is None
+    room.emit("disconnected", rtc.DisconnectReason.CLIENT_INITIATED)  # the job ended itself
+    assert connection.lost_because() is None
+    for normal in (
+        rtc.DisconnectReason.DUPLICATE_IDENTITY,
+        rtc.DisconnectReason.PARTICIPANT_REMOVED,
+    ):
+        room, connection = watch()
+        room.emit("disconnected", normal)  # replaced, or removed by the sweep
+        assert connection.lost_because() is None
+    room, connection = watch()
+    room.emit("disconnected", rtc.DisconnectReason.STATE_MISMATCH)
+    assert connection.lost_because() == "STATE_MISMATCH"

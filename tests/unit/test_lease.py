@@ -11,7 +11,13 @@ import pytest
 import sqlalchemy as sa
 
 from captions.store import TranscriptStore
-from interpreter.lease import Lease, forget_expired, lease_states, process_holder_id
+from interpreter.lease import (
+    Lease,
+    LeaseState,
+    forget_expired,
+    lease_states,
+    process_holder_id,
+)
 
 
 class Clock:
@@ -105,15 +111,15 @@ async def test_presences_tell_the_live_from_the_lapsed_and_old_ones_are_forgotte
     for held in (alive, dead, other, odd):
         assert await held.acquire()
     assert await lease_states(engine, "worker/", clock=clock) == {
-        "worker/a": True,
-        "worker/b": True,
+        "worker/a": LeaseState("host/1", live=True),
+        "worker/b": LeaseState("host/2", live=True),
     }
     clock.now += 3.0
     assert await alive.acquire()  # renewed; b's worker was killed
     clock.now += 2.0
     assert await lease_states(engine, "worker/", clock=clock) == {
-        "worker/a": True,
-        "worker/b": False,
+        "worker/a": LeaseState("host/1", live=True),
+        "worker/b": LeaseState("host/2", live=False),
     }
     # lapsed for 1 s: kept (the sweep still needs to know b is dead)
     assert await forget_expired(engine, "worker/", older_than=60.0, clock=clock) == 0

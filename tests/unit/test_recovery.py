@@ -21,7 +21,15 @@ from interpreter import worker
 from interpreter.agent import JobSpeaker, speaker_of_job
 from interpreter.config import load_settings
 from interpreter.lease import Lease
-from interpreter.recovery import Orphan, OrphanStrikes, orphans_in, recovery_token, relaunch
+from interpreter.recovery import (
+    Orphan,
+    OrphanStrikes,
+    orphans_in,
+    recovery_token,
+    relaunch,
+    report_lost_translator,
+    speaker_key,
+)
 from interpreter.testing.checks import metric_value
 from interpreter.testing.livekit import wait_for
 
@@ -449,3 +457,52 @@ async def test_a_database_outage_is_logged_once_without_a_traceback(
     messages = [r.getMessage() for r in caplog.records if r.name == "interpreter.worker"]
     assert messages.count("database unreachable: heartbeats wait for it") == 2  # both loops
     assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"
+
+
+def test_a_speaker_whose_translator_reported_lost_is_due_at_once_but_not_again_soon() -> None:
+    strikes = OrphanStrikes(urgent_again=30.0)
+    assert strikes.due([]) == []  # past the first sweep
+    ana = Orphan(ROOM, person("ana"))
+    lost = {speaker_key(ROOM.sid, "ana")}
+    assert strikes.due([ana], urgent=lost, now=100.0) == [ana]
+    # lost again 10 s later: no second urgent relaunch (two failing translators must not chase
+    # each other); the regular three looks still apply
+    assert strikes.due([ana], urgent=lost, now=110.0) == []
+    assert strikes.due([ana], urgent=lost, now=115.0) == []
+    assert strikes.due([ana], urgent=lost, now=120.0) == [ana]
+    assert strikes.due([ana], urgent=lost, now=135.0) == [ana]  # 35 s after the first: again
+
+
+async def test_a_lost_translator_s_report_makes_the_sweeper_relaunch_at_once(
+    monkeypatch: pytest.MonkeyPatch, db_url: str
+) -> None:
+    relaunched: list[str] = []
+    found_lost: list[bool] = []
+    loop = asyncio.get_running_loop()
+
+    async def find(settings: Any, **kwargs: Any) -> list[Orphan]:
+        found_lost.append(bool(reported))
+        return [Orphan(ROOM, person("ana"))] if reported else []
+
+    async def relaunch(server: Any, settings: Any, orphan: Orphan, **kwargs: Any) -> None:
+        relaunched.append(orphan.speaker.identity)
+
+    monkeypatch.setattr(worker, "find_orphans", find)
+    monkeypatch.setattr(worker, "relaunch", relaunch)
+    store = await TranscriptStore.open(db_url)
+    reported: list[float] = []
+    # sweeps 30 s apart: only the report can explain a relaunch within seconds
+    sweep = worker.OrphanSweep(
+        cast(AgentServer, Server()), load_settings(orphan_sweep=30.0, db_url=db_url)
+    )
+    try:
+        sweep.start()
+        await wait_for(lambda: bool(found_lost), within=10, what="the first sweep")
+        await report_lost_translator(store.engine, room_sid=ROOM.sid, speaker_identity="ana")
+        reported.append(loop.time())
+        await wait_for(lambda: bool(relaunched), within=5, what="the relaunch")
+        assert relaunched == ["ana"]
+        assert loop.time() - reported[0] < 3.0
+    finally:
+        await sweep.aclose()
+        await store.aclose()
