@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import subprocess
 import sys
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -130,6 +131,26 @@ def metric_sum(text: str, name: str, **labels: str) -> float:
         if all(f'{k}="{v}"' in head for k, v in labels.items()):
             total += float(value)
     return total
+
+
+@contextlib.contextmanager
+def server_of_its_own(like: LiveKitFixture, log_file: Path) -> Iterator[LiveKitFixture]:
+    """A LiveKit server for one test alone (the binary and keys of ``like``, free loopback
+    ports): the session's worker, registered with ``like``, never takes or rescues its
+    speakers. Stopped on the way out."""
+    own = LiveKitServer(
+        binary=like.server.binary,
+        ports=free_server_ports(),
+        api_key=like.api_key,
+        api_secret=like.api_secret,
+        dev_keys=True,
+        log_file=log_file,
+    )
+    own.start()
+    try:
+        yield LiveKitFixture(own, api_key=like.api_key, api_secret=like.api_secret)
+    finally:
+        own.stop()
 
 
 class WorkerProcess:

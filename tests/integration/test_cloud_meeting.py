@@ -33,7 +33,6 @@ import webvtt
 from aiohttp import web
 from livekit import rtc
 
-from interpreter.livekit_server import LiveKitServer
 from interpreter.testing.clients import ListeningClient, ReceivedCaption, Speaker, join_listener
 from interpreter.testing.cloud.assemblyai_ws import AssemblyAIFake
 from interpreter.testing.cloud.azure_tts import AZURE_FREQUENCY, AzureTTSFake
@@ -44,8 +43,8 @@ from interpreter.testing.cloud.tones import RATE, speak
 from interpreter.testing.livekit import (
     LiveKitFixture,
     WorkerProcess,
-    free_server_ports,
     metric_sum,
+    server_of_its_own,
     wait_for,
 )
 
@@ -130,15 +129,6 @@ async def test_cloud_providers_failing_mid_meeting_lose_no_caption_and_no_voice(
     livekit_server: LiveKitFixture, tmp_path: Path, output_dir: Path, second: str
 ) -> None:
     began = time.monotonic()
-    # a server of its own: the session's worker (embedded stack) must not take this speaker
-    own = LiveKitServer(
-        binary=livekit_server.server.binary,
-        ports=free_server_ports(),
-        api_key=livekit_server.api_key,
-        api_secret=livekit_server.api_secret,
-        dev_keys=True,
-        log_file=output_dir / "cloud-livekit-server.log",
-    )
     async with (
         AssemblyAIFake(key="test-assemblyai-key") as assemblyai,
         AzureSpeechFake(key=AZURE_KEY) as azure_stt,
@@ -162,17 +152,14 @@ async def test_cloud_providers_failing_mid_meeting_lose_no_caption_and_no_voice(
         logs = output_dir / f"cloud-{second}"
         logs.mkdir(exist_ok=True)
         shutil.rmtree(logs / "worker-data", ignore_errors=True)  # this meeting's transcript only
-        own.start()
-        try:
-            server = LiveKitFixture(own)
+        # a server of its own: the session's worker (embedded stack) must not take this speaker
+        with server_of_its_own(livekit_server, output_dir / "cloud-livekit-server.log") as server:
             worker = WorkerProcess(server, logs / "worker.log", env=env)
             try:
                 seen = await _meeting(server, worker, azure_tts)
                 exposed = await asyncio.to_thread(worker.metrics)
             finally:
                 worker.stop()
-        finally:
-            own.stop()
         sources, translations = seen
 
         # the listener's captions: one final per utterance, its words in order, none lost

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from interpreter.livekit_server import LiveKitServer
-from interpreter.testing.livekit import LiveKitFixture, WorkerProcess, free_server_ports
+from interpreter.testing.livekit import LiveKitFixture, WorkerProcess, server_of_its_own
 from interpreter.testing.postgres import (
     PostgresCluster,
     meeting_speech,
@@ -32,30 +31,20 @@ async def test_a_database_restart_delays_the_transcript_and_loses_no_caption(
     livekit_server: LiveKitFixture, postgres: PostgresCluster, tmp_path: Path, output_dir: Path
 ) -> None:
     # a LiveKit server of its own: the session's worker (on SQLite) must not take this speaker
-    own = LiveKitServer(
-        binary=livekit_server.server.binary,
-        ports=free_server_ports(),
-        api_key=livekit_server.api_key,
-        api_secret=livekit_server.api_secret,
-        dev_keys=True,
-        log_file=output_dir / "pg-restart-livekit-server.log",
-    )
-    own.start()
     worker: WorkerProcess | None = None
-    try:
-        lk = LiveKitFixture(own)
-        worker = WorkerProcess(
-            lk, output_dir / "pg-restart-worker.log", env={"INTERPRETER_DB_URL": postgres.url}
-        )
-        speech = meeting_speech(tmp_path / "es.wav")
-        run = await meeting_through_a_restart(
-            lk, postgres, speech, room="pg-restart", settled=worker.settled, outage=OUTAGE
-        )
-        log = worker.log()
-    finally:
-        if worker is not None:
-            worker.stop()
-        own.stop()
+    with server_of_its_own(livekit_server, output_dir / "pg-restart-livekit-server.log") as lk:
+        try:
+            worker = WorkerProcess(
+                lk, output_dir / "pg-restart-worker.log", env={"INTERPRETER_DB_URL": postgres.url}
+            )
+            speech = meeting_speech(tmp_path / "es.wav")
+            run = await meeting_through_a_restart(
+                lk, postgres, speech, room="pg-restart", settled=worker.settled, outage=OUTAGE
+            )
+            log = worker.log()
+        finally:
+            if worker is not None:
+                worker.stop()
 
     assert run.outage >= OUTAGE
     # the listener kept receiving captions while the database was down

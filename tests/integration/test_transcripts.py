@@ -11,12 +11,11 @@ from pathlib import Path
 import webvtt
 from livekit import rtc
 
-from interpreter.livekit_server import LiveKitServer
 from interpreter.testing.clients import Speaker, join_listener
 from interpreter.testing.livekit import (
     LiveKitFixture,
     WorkerProcess,
-    free_server_ports,
+    server_of_its_own,
     wait_for,
 )
 from interpreter.testing.speech import ENGLISH, SPANISH, render
@@ -111,19 +110,8 @@ async def test_a_killed_worker_loses_no_caption_and_duplicates_none(
     livekit_server: LiveKitFixture, tmp_path: Path, output_dir: Path
 ) -> None:
     # a server of its own: the session's worker must not take (or rescue) this speaker
-    own = LiveKitServer(
-        binary=livekit_server.server.binary,
-        ports=free_server_ports(),
-        api_key=livekit_server.api_key,
-        api_secret=livekit_server.api_secret,
-        dev_keys=True,
-        log_file=output_dir / "crash-livekit-server.log",
-    )
-    own.start()
-    try:
-        await _kill_worker_mid_meeting(LiveKitFixture(own), tmp_path, output_dir)
-    finally:
-        own.stop()
+    with server_of_its_own(livekit_server, output_dir / "crash-livekit-server.log") as own:
+        await _kill_worker_mid_meeting(own, tmp_path, output_dir)
 
 
 async def _kill_worker_mid_meeting(
