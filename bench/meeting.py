@@ -113,21 +113,32 @@ def render_phrases(workdir: Path) -> dict[str, list[np.ndarray]]:
 
 
 class ProcessSampler:
-    """CPU seconds and peak RSS of a process and its children, sampled once a second."""
+    """CPU seconds and peak RSS of a process and its children, sampled once a second.
+
+    ``samples`` keeps every sample as (wall time, CPU seconds so far, resident memory of all
+    the processes) for benches that look at a run window by window."""
 
     def __init__(self, pid: int) -> None:
         self._root = psutil.Process(pid)
         self.peak_rss = 0
+        self.samples: list[tuple[float, float, int]] = []
         self._cpu: dict[int, float] = {}
+        self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         while not self._stop.wait(1.0):
+            if self.sample() is None:
+                return
+
+    def sample(self) -> tuple[float, float, int] | None:
+        """Sample now (also from another thread); ``None`` once the process has gone."""
+        with self._lock:
             try:
                 procs = [self._root, *self._root.children(recursive=True)]
             except psutil.NoSuchProcess:
-                return
+                return None
             rss = 0
             for p in procs:
                 try:
@@ -137,6 +148,9 @@ class ProcessSampler:
                 except psutil.NoSuchProcess:
                     continue
             self.peak_rss = max(self.peak_rss, rss)
+            taken = (time.time(), sum(self._cpu.values()), rss)
+            self.samples.append(taken)
+            return taken
 
     def start(self) -> None:
         self._thread.start()
@@ -144,7 +158,8 @@ class ProcessSampler:
     def stop(self) -> float:
         self._stop.set()
         self._thread.join()
-        return sum(self._cpu.values())
+        with self._lock:
+            return sum(self._cpu.values())
 
 
 BOUNDARY = (".", "!", "?", ";", ":", ",", "。", "！", "？", "…")
@@ -194,6 +209,7 @@ def measure(run: Run, listeners: dict[str, ListeningClient]) -> dict[str, Any]:
     caption_lat: list[tuple[float, float]] = []  # (phrase end relative to start, latency)
     voice_lat: list[float] = []
     detail: list[dict[str, Any]] = []
+    starts: dict[tuple[str, str], list[float]] = {}
     missing = 0
     for phrase in run.phrases:
         for lang, listener in listeners.items():
@@ -234,8 +250,10 @@ def measure(run: Run, listeners: dict[str, ListeningClient]) -> dict[str, Any]:
                     "caption": caption.text,
                 }
             )
-            track = listener.audio.get((f"translator-{phrase.speaker}", lang), [])
-            later = [t for t in onsets(track) if t >= caption.at - 0.3]
+            key = (f"translator-{phrase.speaker}", lang)
+            if key not in starts:  # once per track: a long run has many phrases per track
+                starts[key] = onsets(listener.audio.get(key, []))
+            later = [t for t in starts[key] if t >= caption.at - 0.3]
             if later:
                 voice_lat.append(later[0] - phrase.ended_at)
     lat = [x for _, x in caption_lat]
@@ -302,10 +320,11 @@ async def speak_turns(
 
 @contextlib.asynccontextmanager
 async def running_stack(
-    workdir: Path, tag: str
+    workdir: Path, tag: str, *, server_class: type[LiveKitServer] = LiveKitServer
 ) -> AsyncIterator[tuple[LiveKitFixture, WorkerProcess]]:
-    """A fresh livekit-server and translator worker for one measurement."""
-    server = LiveKitServer(
+    """A fresh livekit-server and translator worker for one measurement (``server_class``:
+    a subclass that configures the server further)."""
+    server = server_class(
         binary=ensure_server_binary(load_settings()),
         ports=free_server_ports(),
         api_key=DEV_API_KEY,
@@ -367,17 +386,30 @@ async def join_speakers(
     return speakers
 
 
+async def seat(
+    lk: LiveKitFixture,
+    worker: WorkerProcess,
+    room: str,
+    people: list[tuple[str, str]],
+    rooms: list[rtc.Room],
+) -> tuple[dict[str, ListeningClient], dict[str, tuple[Speaker, str]]]:
+    """The measuring listeners and then the speakers ``people`` join ``room``; returns once
+    every translator has its tracks and the worker has settled."""
+    listeners = await join_listeners(lk, room, rooms)
+    speakers = await join_speakers(lk, room, people, rooms)
+    await wait_for(worker.settled, within=60, what="the worker to settle")
+    return listeners, speakers
+
+
 async def meeting(minutes: float, workdir: Path) -> dict[str, Any]:
     audio = render_phrases(workdir)
     rooms: list[rtc.Room] = []
     async with running_stack(workdir, "meeting") as (lk, worker):
         sampler = ProcessSampler(worker.proc.pid)
         try:
-            listeners = await join_listeners(lk, "meeting", rooms)
-            speakers = await join_speakers(
-                lk, "meeting", [("ana", "es"), ("ben", "en"), ("carla", "es")], rooms
+            listeners, speakers = await seat(
+                lk, worker, "meeting", [("ana", "es"), ("ben", "en"), ("carla", "es")], rooms
             )
-            await wait_for(worker.settled, within=60, what="the worker to settle")
             sampler.start()
             run = Run(started=time.time())
             await speak_turns(run, speakers, audio, minutes)
@@ -415,9 +447,9 @@ async def capacity_step(
     rooms: list[rtc.Room] = []
     async with running_stack(workdir, f"capacity-{n}") as (lk, worker):
         try:
-            listeners = await join_listeners(lk, "load", rooms)
-            speakers = await join_speakers(lk, "load", [(f"s{i}", "es") for i in range(n)], rooms)
-            await wait_for(worker.settled, within=60, what="the worker to settle")
+            listeners, speakers = await seat(
+                lk, worker, "load", [(f"s{i}", "es") for i in range(n)], rooms
+            )
             run = Run(started=time.time())
 
             async def talk(name: str, offset: int) -> None:
