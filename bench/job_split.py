@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import shutil
 import tempfile
 import time
@@ -33,19 +32,10 @@ from interpreter.testing.clients import Speaker, join_listener
 from interpreter.testing.cluster import loopback_cluster
 from interpreter.testing.livekit import LiveKitFixture, WorkerProcess, wait_for
 from interpreter.testing.speech import SPANISH, render
+from interpreter.testing.translators import speakers_joined, translator_publishing
 
 RESULTS = Path(__file__).parent / "results"
 SPEAKERS = ("ana", "ben", "carla", "dario")
-JOINED = re.compile(r"translator joined .*speaker=(\S+)")
-
-
-def _speakers_of(log: str) -> list[str]:
-    return [m.group(1) for m in JOINED.finditer(log)]
-
-
-def _has_english(room: rtc.Room, speaker: str) -> bool:
-    agent = room.remote_participants.get(f"translator-{speaker}")
-    return agent is not None and any(p.name == "en" for p in agent.track_publications.values())
 
 
 async def run(work: Path) -> dict[str, Any]:
@@ -75,7 +65,7 @@ async def run(work: Path) -> dict[str, Any]:
             await mics[-1].publish()
             await asyncio.sleep(3.0)
         await wait_for(
-            lambda: all(_has_english(lena.room, s) for s in SPEAKERS),
+            lambda: all(translator_publishing(lena.room, s) is not None for s in SPEAKERS),
             within=240,
             what="every speaker's translator",
         )
@@ -92,7 +82,7 @@ async def run(work: Path) -> dict[str, Any]:
             what="an English caption from every speaker",
         )
         logs = [w.log() for w in workers]
-        split = {f"worker-{k + 1}": _speakers_of(log) for k, log in enumerate(logs)}
+        split = {f"worker-{k + 1}": speakers_joined(log) for k, log in enumerate(logs)}
         everyone = [s for names in split.values() for s in names]
         result = {
             "topology": "2 LiveKit nodes + Redis, worker-1 on node A, worker-2 on node B",

@@ -44,6 +44,7 @@ from interpreter.testing.cluster import (
     room_host,
 )
 from interpreter.testing.livekit import LiveKitFixture, WorkerProcess, wait_for
+from interpreter.testing.translators import speakers_joined
 
 __all__ = [
     "NodeKillCosts",
@@ -116,11 +117,7 @@ def longest_gap(times: list[float], start: float, end: float) -> float:
 
 def translators_joined(worker: WorkerProcess, speaker: str) -> int:
     """How many translators of ``speaker`` the worker has started so far."""
-    return sum(
-        1
-        for line in worker.log().splitlines()
-        if "translator joined" in line and f"speaker={speaker}" in line.split()
-    )
+    return speakers_joined(worker.log()).count(speaker)
 
 
 def has_translator(room: rtc.Room, speaker: str) -> bool:
